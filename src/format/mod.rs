@@ -1,0 +1,114 @@
+//! Formats find leaves with exact byte spans and render values; they never write.
+//! All output is built by [`splice`] from the original bytes plus edits.
+
+pub mod binary;
+pub mod json;
+pub mod scalar;
+pub mod splice;
+pub mod yaml;
+
+use std::ops::Range;
+use std::path::Path;
+
+use crate::value::Value;
+
+/// The file formats sops knows (TOML, INI and dotenv come with the formats issue).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Yaml,
+    Json,
+    Binary,
+}
+
+impl Format {
+    /// sops' choice by extension (a case-sensitive suffix test); anything else is binary.
+    pub fn from_path(p: &Path) -> Format {
+        let s = p.to_string_lossy();
+        if s.ends_with(".yaml") || s.ends_with(".yml") {
+            Format::Yaml
+        } else if s.ends_with(".json") {
+            Format::Json
+        } else {
+            Format::Binary
+        }
+    }
+
+    /// `--input-type`/`--output-type` values.
+    pub fn from_name(s: &str) -> Option<Format> {
+        match s {
+            "yaml" => Some(Format::Yaml),
+            "json" => Some(Format::Json),
+            "binary" => Some(Format::Binary),
+            _ => None,
+        }
+    }
+}
+
+/// One leaf of a parsed document, in sops' walk order.
+#[derive(Debug)]
+pub struct Leaf {
+    /// The bytes that hold the value (the token, or the plaintext scalar with its quotes).
+    pub span: Range<usize>,
+    /// Map keys from the document root (the AAD is `join(path, ":") + ":"`).
+    pub path: Vec<String>,
+    /// The parsed value; `None` for null.
+    pub value: Option<Value>,
+    /// Comments that precede this leaf at each level (for the comment selectors).
+    pub comments: Vec<String>,
+    /// Further AADs to try for a comment token whose owner is ambiguous.
+    pub alt_paths: Vec<Vec<String>>,
+    /// Format-specific facts needed to write or render this leaf.
+    pub ctx: LeafCtx,
+    /// Keys and sequence indices from the root (for `--extract`).
+    pub index_path: Vec<PathSeg>,
+}
+
+/// One step of a tree path: a map key or a sequence index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathSeg {
+    Key(String),
+    Index(usize),
+}
+
+/// How a leaf sits in its file.
+#[derive(Debug, Clone, Default)]
+pub struct LeafCtx {
+    /// Column of the owning key (mapping value) or of the `-` (sequence item).
+    pub col: usize,
+    /// True when the leaf is a sequence item (rendering uses `col + 2`).
+    pub in_seq: bool,
+    /// Inside a flow collection (tokens must be quoted there).
+    pub in_flow: bool,
+    /// The quote style of the scalar in the file: 0 plain, b'\'' single, b'"' double, b'|' block.
+    pub quote: u8,
+    /// For comments: true when alone on their line inside a sequence (written as `- ENC[...]`).
+    pub seq_comment: bool,
+    /// For comments: the comment shares its line with a value (`a: 1 # c`).
+    pub inline: bool,
+    /// Start of the line the leaf is on.
+    pub line_start: usize,
+    /// For comments inside a block sequence: the column of the sequence's dashes.
+    pub seq_col: usize,
+    /// The leaf was reached through an alias: it has no bytes of its own.
+    pub alias: bool,
+}
+
+impl Leaf {
+    pub fn aad(&self) -> String {
+        aad(&self.path)
+    }
+}
+
+pub fn aad(path: &[String]) -> String {
+    let mut s = path.join(":");
+    s.push(':');
+    s
+}
+
+/// A key path for messages: `["a"]["b"]`, the syntax of `--extract`.
+pub fn display_path(path: &[String]) -> String {
+    if path.is_empty() {
+        return "the top level".into();
+    }
+    path.iter().map(|k| format!("[{k:?}]")).collect()
+}

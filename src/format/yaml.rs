@@ -1,0 +1,851 @@
+//! YAML: find every leaf and comment with its exact byte span (granit-parser events), and the
+//! `sops:` block of each document.
+//!
+//! sops' walk order is followed: documents in order, mapping entries and sequence items in
+//! order, aliases walked as copies of their anchor (sops expands them), comments as leaves
+//! whose AAD is the path of the collection that holds them.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use granit_parser::{Event, Options, Parser, Placement, ScalarStyle, StructureStyle};
+
+use crate::error::{Error, Result};
+use crate::format::scalar::{Resolved, yaml_resolve_plain};
+use crate::format::{Leaf, LeafCtx, PathSeg};
+use crate::metadata::Meta;
+use crate::value::Value;
+
+/// Deeper nesting than this is refused (every recursive walk has a cap).
+const MAX_DEPTH: usize = 512;
+
+#[derive(Debug)]
+enum Kind {
+    Scalar { text: String, style: ScalarStyle, tag: Option<String>, region: Range<usize> },
+    Map(Vec<Item>),
+    Seq(Vec<Item>),
+    Alias(usize),
+}
+
+#[derive(Debug)]
+struct Node {
+    kind: Kind,
+    start: usize,
+    /// End of the node's content as far as the parser reported it.
+    end: usize,
+    col: usize,
+    flow: bool,
+}
+
+#[derive(Debug)]
+enum Item {
+    Entry(usize, usize),
+    Node(usize),
+    Comment { text: String, span: Range<usize>, right: bool },
+}
+
+/// A YAML document within the stream.
+#[derive(Debug, Default)]
+pub struct Doc {
+    /// Where the `sops:` block goes when encrypting (a line start, or the end of the file).
+    pub insert_at: usize,
+    /// Bytes to delete to remove this document's `sops:` block.
+    pub sops_removal: Option<Range<usize>>,
+    /// The document has a top-level mapping (an empty document has none).
+    pub has_root: bool,
+    /// The root is a flow mapping (`{a: 1}`), where a block `sops:` entry cannot be added.
+    pub flow_root: bool,
+}
+
+/// An alias whose copy contains leaves (sops walks it as a copy of the anchored node).
+#[derive(Debug)]
+pub struct AliasUse {
+    /// The `*name` token.
+    pub span: Range<usize>,
+    /// Indices into `Parsed::leaves` of the leaves walked through this alias.
+    pub leaves: Range<usize>,
+    /// The anchored node rendered as a flow skeleton: `{}` / `[]` / `%` placeholders for leaves.
+    pub skeleton: Vec<Skel>,
+}
+
+/// A piece of an alias expansion: literal text, or the n-th leaf of the alias.
+#[derive(Debug, Clone)]
+pub enum Skel {
+    Text(String),
+    Leaf,
+}
+
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub docs: Vec<Doc>,
+    pub leaves: Vec<Leaf>,
+    pub aliases: Vec<AliasUse>,
+    /// The metadata tree of the first document's `sops:` entry.
+    pub metadata: Option<Meta>,
+    /// The document's indentation unit (spaces), 4 when nothing is nested.
+    pub indent: usize,
+}
+
+struct Builder<'a> {
+    src: &'a str,
+    nodes: Vec<Node>,
+    anchors: HashMap<usize, usize>,
+}
+
+struct Frame {
+    node: usize,
+    pending_key: Option<usize>,
+}
+
+fn line_start(src: &str, pos: usize) -> usize {
+    src[..pos].rfind('\n').map_or(0, |i| i + 1)
+}
+
+fn col_of(src: &str, pos: usize) -> usize {
+    src[line_start(src, pos)..pos].chars().count()
+}
+
+/// Find a block scalar's header (`|`, `>` and indicators) on the line before its content.
+fn block_header_start(src: &str, content_start: usize, after: usize) -> Option<usize> {
+    let mut ls = line_start(src, content_start);
+    // the header is on the nearest preceding line that is not blank
+    loop {
+        if ls == 0 {
+            break;
+        }
+        let prev = line_start(src, ls - 1);
+        let line = &src[prev..ls - 1];
+        ls = prev;
+        if !line.trim().is_empty() {
+            break;
+        }
+    }
+    let line_end = src[ls..].find('\n').map_or(src.len(), |i| ls + i);
+    let from = after.max(ls).min(line_end);
+    let line = &src[from..line_end];
+    let bytes = line.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'|' || b == b'>' {
+            let rest = &line[i + 1..];
+            let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-');
+            let rest = rest.trim_start_matches([' ', '\t', '\r']);
+            if rest.is_empty() || rest.starts_with('#') {
+                return Some(from + i);
+            }
+        }
+    }
+    None
+}
+
+fn syntax(src: &str, pos: usize, msg: impl Into<String>) -> Error {
+    let line = src[..pos.min(src.len())].matches('\n').count() + 1;
+    Error::Syntax { what: "invalid YAML", line, col: col_of(src, pos.min(src.len())) + 1, msg: msg.into() }
+}
+
+/// Parse a YAML stream into documents and leaves.
+///
+/// # Errors
+/// A syntax error with line and column; non-mapping documents; non-string keys; integers
+/// beyond 64 bits; nesting deeper than the cap.
+pub fn parse(src: &str) -> Result<Parsed> {
+    let mut opts = Options::default();
+    opts.emit_anchor_events = true;
+    let mut parser = Parser::new_from_str_with_options(src, opts);
+    let mut b = Builder { src, nodes: Vec::new(), anchors: HashMap::new() };
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut roots: Vec<(Option<usize>, Doc)> = Vec::new();
+    let mut cur_root: Option<usize> = None;
+    let mut last_end = 0usize;
+    // comments seen after a key whose value has not started yet
+    let mut deferred: Vec<Item> = Vec::new();
+    let mut prev_was_node_end = 0usize;
+
+    while let Some(next) = parser.next_event() {
+        let (ev, span) = next.map_err(|e| {
+            let m = e.marker();
+            syntax(src, m.byte_offset().unwrap_or(0).min(src.len()), e.to_string())
+        })?;
+        let range = span.byte_range().unwrap_or(0..0);
+        match ev {
+            Event::StreamStart | Event::StreamEnd => {}
+            Event::DocumentStart(..) => {
+                // comments before the root arrive first; they stay deferred for it
+                cur_root = None;
+            }
+            Event::DocumentEnd => {
+                let doc = Doc { insert_at: range.start, ..Doc::default() };
+                roots.push((cur_root, doc));
+            }
+            Event::Comment(text, placement) => {
+                let item = Item::Comment {
+                    text: text.into_owned(),
+                    span: range.clone(),
+                    right: placement == Placement::Right,
+                };
+                b.place_comment(&mut stack, item, col_of(src, range.start), &mut deferred);
+            }
+            Event::Anchor(id, _) => {
+                if let Some(n) = b.nodes.len().checked_sub(1) {
+                    b.anchors.insert(id, n);
+                }
+            }
+            Event::Alias(id) => {
+                let n = b.push(Kind::Alias(id), range.clone(), false);
+                b.attach(&mut stack, &mut cur_root, n, &mut deferred)?;
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let mut region = range.clone();
+                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                    let after = stack
+                        .last()
+                        .and_then(|f| f.pending_key)
+                        .map_or(last_end.min(range.start), |k| b.nodes[k].end.min(range.start));
+                    let h = block_header_start(src, range.start, after)
+                        .ok_or_else(|| syntax(src, range.start, "cannot find the block scalar header"))?;
+                    let mut end = range.end;
+                    if src[..end].ends_with('\n') {
+                        end -= 1;
+                    }
+                    region = h..end.max(h);
+                }
+                let tag = tag.map(|t| t.suffix().to_string());
+                let n = b.push(
+                    Kind::Scalar { text: text.into_owned(), style, tag, region: region.clone() },
+                    region,
+                    false,
+                );
+                if anchor != 0 {
+                    b.anchors.insert(anchor, n);
+                }
+                b.attach(&mut stack, &mut cur_root, n, &mut deferred)?;
+                last_end = range.end;
+            }
+            Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(syntax(src, range.start, "nesting is too deep"));
+                }
+                let is_map = matches!(ev, Event::MappingStart(..));
+                let kind = if is_map { Kind::Map(Vec::new()) } else { Kind::Seq(Vec::new()) };
+                let n = b.push(kind, range.clone(), style == StructureStyle::Flow);
+                if anchor != 0 {
+                    b.anchors.insert(anchor, n);
+                }
+                b.attach(&mut stack, &mut cur_root, n, &mut Vec::new())?;
+                stack.push(Frame { node: n, pending_key: None });
+                // comments that came between a key and this collection belong inside it
+                for c in deferred.drain(..) {
+                    b.items_mut(n).push(c);
+                }
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                let f = stack.pop().ok_or_else(|| syntax(src, range.start, "unbalanced collection"))?;
+                let end = if b.nodes[f.node].flow { range.end } else { range.start };
+                b.nodes[f.node].end = end.max(b.nodes[f.node].start);
+                prev_was_node_end = end;
+            }
+            _ => {}
+        }
+        last_end = last_end.max(range.end.min(src.len()));
+    }
+    let _ = prev_was_node_end;
+
+    let mut out = Parsed { indent: b.detect_indent(), ..Parsed::default() };
+    for (i, (root, mut doc)) in roots.into_iter().enumerate() {
+        if let Some(r) = root {
+            match &b.nodes[r].kind {
+                Kind::Map(_) => {}
+                Kind::Scalar { text, style, tag, .. }
+                    if *style == ScalarStyle::Plain && tag.is_none() && matches!(yaml_resolve_plain(text), Resolved::Null) => {}
+                _ => {
+                    return Err(syntax(src, b.nodes[r].start, "a YAML document must be a mapping (sops does not support top-level sequences or scalars)"));
+                }
+            }
+            if matches!(b.nodes[r].kind, Kind::Map(_)) {
+                doc.has_root = true;
+                doc.flow_root = b.nodes[r].flow;
+                if let Some((removal, meta)) = b.sops_entry(r)? {
+                    doc.sops_removal = Some(removal);
+                    if i == 0 {
+                        out.metadata = Some(meta);
+                    }
+                }
+                let mut w = Walk { b: &b, out: &mut out, depth: 0, ipath: Vec::new() };
+                w.node(r, &mut Vec::new(), &LeafCtx::default(), &mut Vec::new(), true)?;
+            }
+        }
+        out.docs.push(doc);
+    }
+    Ok(out)
+}
+
+impl Builder<'_> {
+    fn push(&mut self, kind: Kind, range: Range<usize>, flow: bool) -> usize {
+        let col = col_of(self.src, range.start.min(self.src.len()));
+        self.nodes.push(Node { kind, start: range.start, end: range.end, col, flow });
+        self.nodes.len() - 1
+    }
+
+    fn items_mut(&mut self, n: usize) -> &mut Vec<Item> {
+        match &mut self.nodes[n].kind {
+            Kind::Map(items) | Kind::Seq(items) => items,
+            _ => unreachable!("only collections hold items"),
+        }
+    }
+
+    fn attach(
+        &mut self,
+        stack: &mut [Frame],
+        root: &mut Option<usize>,
+        n: usize,
+        deferred: &mut Vec<Item>,
+    ) -> Result<()> {
+        let Some(top) = stack.last_mut() else {
+            *root = Some(n);
+            return Ok(());
+        };
+        let parent = top.node;
+        let is_map = matches!(self.nodes[parent].kind, Kind::Map(_));
+        if is_map {
+            match top.pending_key.take() {
+                None => {
+                    top.pending_key = Some(n);
+                    return Ok(());
+                }
+                Some(k) => {
+                    let items = self.items_mut(parent);
+                    items.push(Item::Entry(k, n));
+                    // a comment between a key and a scalar value stays in the mapping
+                    items.append(deferred);
+                }
+            }
+        } else {
+            self.items_mut(parent).push(Item::Node(n));
+        }
+        Ok(())
+    }
+
+    /// Give a comment to the collection that owns it: the innermost open block collection
+    /// whose column is at or left of the comment's column (sops/yaml.v3 attach comments by
+    /// indentation); a comment on a value's line stays with the innermost one.
+    fn place_comment(&mut self, stack: &mut [Frame], item: Item, col: usize, deferred: &mut Vec<Item>) {
+        let Some(top) = stack.last() else {
+            // before the root collection: it becomes the root's first item once it exists
+            deferred.push(item);
+            return;
+        };
+        let right = matches!(item, Item::Comment { right: true, .. });
+        if !right && top.pending_key.is_some() && !self.nodes[top.node].flow {
+            let key_col = self.nodes[top.pending_key.unwrap_or(0)].col;
+            if col > key_col {
+                deferred.push(item);
+                return;
+            }
+        }
+        let mut owner = top.node;
+        if !right {
+            for f in stack.iter().rev() {
+                let n = &self.nodes[f.node];
+                if n.flow {
+                    owner = f.node;
+                    break;
+                }
+                let c = self.collection_col(f.node);
+                owner = f.node;
+                if c <= col {
+                    break;
+                }
+            }
+        }
+        self.items_mut(owner).push(item);
+    }
+
+    /// The column of a block collection: its keys' column, or its dashes' column.
+    fn collection_col(&self, n: usize) -> usize {
+        match &self.nodes[n].kind {
+            Kind::Seq(items) => {
+                let first = items.iter().find_map(|i| match i {
+                    Item::Node(x) => Some(*x),
+                    _ => None,
+                });
+                match first {
+                    Some(x) => self.dash_pos(self.nodes[x].start).map_or(self.nodes[n].col, |p| col_of(self.src, p)),
+                    None => self.nodes[n].col,
+                }
+            }
+            _ => self.nodes[n].col,
+        }
+    }
+
+    /// The `-` that introduces a block sequence item starting at `pos`.
+    fn dash_pos(&self, pos: usize) -> Option<usize> {
+        let bytes = self.src.as_bytes();
+        let mut i = pos.min(bytes.len());
+        if i < bytes.len() && bytes[i] == b'-' {
+            return Some(i);
+        }
+        while i > 0 {
+            i -= 1;
+            match bytes[i] {
+                b' ' | b'\t' => continue,
+                b'-' => return Some(i),
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    fn detect_indent(&self) -> usize {
+        // the smallest positive column step from a mapping key to its nested collection
+        let mut best = 0;
+        for n in &self.nodes {
+            if let Kind::Map(items) = &n.kind {
+                if n.flow {
+                    continue;
+                }
+                for it in items {
+                    if let Item::Entry(k, v) = it {
+                        let vn = &self.nodes[*v];
+                        if !vn.flow && matches!(vn.kind, Kind::Map(_)) {
+                            let step = vn.col.saturating_sub(self.nodes[*k].col);
+                            if step > 0 && (best == 0 || step < best) {
+                                best = step;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if best == 0 { 4 } else { best }
+    }
+
+    fn key_text(&self, k: usize) -> Option<&str> {
+        match &self.nodes[k].kind {
+            Kind::Scalar { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The `sops:` entry of a root mapping: its removal range and metadata tree.
+    fn sops_entry(&self, root: usize) -> Result<Option<(Range<usize>, Meta)>> {
+        let Kind::Map(items) = &self.nodes[root].kind else { return Ok(None) };
+        for it in items {
+            if let Item::Entry(k, v) = it {
+                if self.key_text(*k) == Some("sops") {
+                    let start = line_start(self.src, self.nodes[*k].start);
+                    let mut end = self.subtree_end(*v).max(self.nodes[*k].end);
+                    // through the end of the last line of the block
+                    end = match self.src[end..].find('\n') {
+                        Some(i) if !self.src[..end].ends_with('\n') => end + i + 1,
+                        _ => end,
+                    };
+                    let mut start = start;
+                    // we wrote a file without a final newline as "...\nsops:...": take the newline back
+                    if end == self.src.len() && !self.src.ends_with('\n') && start > 0 {
+                        start -= 1;
+                    }
+                    return Ok(Some((start..end, self.to_meta(*v, 0)?)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn subtree_end(&self, n: usize) -> usize {
+        match &self.nodes[n].kind {
+            Kind::Scalar { .. } | Kind::Alias(_) => self.nodes[n].end,
+            Kind::Map(items) | Kind::Seq(items) => {
+                let mut e = if self.nodes[n].flow { self.nodes[n].end } else { self.nodes[n].start };
+                for it in items {
+                    match it {
+                        Item::Entry(k, v) => e = e.max(self.nodes[*k].end).max(self.subtree_end(*v)),
+                        Item::Node(x) => e = e.max(self.subtree_end(*x)),
+                        Item::Comment { span, .. } => e = e.max(span.end),
+                    }
+                }
+                e
+            }
+        }
+    }
+
+    fn to_meta(&self, n: usize, depth: usize) -> Result<Meta> {
+        if depth > 32 {
+            return Err(Error::BadMetadata("the sops entry is nested too deeply".into()));
+        }
+        Ok(match &self.nodes[n].kind {
+            Kind::Scalar { text, style, .. } => {
+                let plain = *style == ScalarStyle::Plain;
+                if plain && matches!(yaml_resolve_plain(text), Resolved::Null) {
+                    Meta::Null
+                } else {
+                    Meta::Scalar { text: text.clone(), plain }
+                }
+            }
+            Kind::Map(items) => {
+                let mut es = Vec::new();
+                for it in items {
+                    if let Item::Entry(k, v) = it {
+                        let key = self.key_text(*k).unwrap_or_default().to_string();
+                        es.push((key, self.to_meta(*v, depth + 1)?));
+                    }
+                }
+                Meta::Map(es)
+            }
+            Kind::Seq(items) => Meta::List(
+                items
+                    .iter()
+                    .filter_map(|it| match it {
+                        Item::Node(x) => Some(self.to_meta(*x, depth + 1)),
+                        _ => None,
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+            Kind::Alias(_) => return Err(Error::BadMetadata("aliases are not allowed in the sops entry".into())),
+        })
+    }
+}
+
+struct Walk<'b, 'o> {
+    b: &'b Builder<'b>,
+    out: &'o mut Parsed,
+    depth: usize,
+    ipath: Vec<PathSeg>,
+}
+
+impl Walk<'_, '_> {
+    fn node(
+        &mut self,
+        n: usize,
+        path: &mut Vec<String>,
+        ctx: &LeafCtx,
+        comments: &mut Vec<String>,
+        is_root: bool,
+    ) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(syntax(self.b.src, self.b.nodes[n].start, "nesting is too deep"));
+        }
+        let src = self.b.src;
+        let node = &self.b.nodes[n];
+        match &node.kind {
+            Kind::Scalar { text, style, tag, region } => {
+                let value = scalar_value(text, *style, tag.as_deref())
+                    .map_err(|()| Error::IntegerTooLarge(crate::format::display_path(path)))?;
+                let mut c = ctx.clone();
+                c.quote = match style {
+                    ScalarStyle::SingleQuoted => b'\'',
+                    ScalarStyle::DoubleQuoted => b'"',
+                    ScalarStyle::Literal | ScalarStyle::Folded => b'|',
+                    _ => 0,
+                };
+                c.line_start = line_start(src, region.start);
+                self.out.leaves.push(Leaf {
+                    span: region.clone(),
+                    path: path.clone(),
+                    value,
+                    comments: comments.clone(),
+                    alt_paths: Vec::new(),
+                    ctx: c,
+                    index_path: self.ipath.clone(),
+                });
+            }
+            Kind::Alias(id) => {
+                let target = *self.b.anchors.get(id).ok_or_else(|| syntax(src, node.start, "unknown alias"))?;
+                let first = self.out.leaves.len();
+                let mut skeleton = Vec::new();
+                self.skeleton(target, &mut skeleton, 0)?;
+                let mut c = ctx.clone();
+                c.in_flow = true;
+                c.alias = true;
+                // comments inside an aliased node are not copied
+                self.node_no_comments(target, path, &c)?;
+                let last = self.out.leaves.len();
+                if last > first {
+                    self.out.aliases.push(AliasUse { span: node.start..node.end, leaves: first..last, skeleton });
+                }
+            }
+            Kind::Map(items) => {
+                let flow = node.flow;
+                let mut preceding: Vec<String> = Vec::new();
+                for it in items {
+                    match it {
+                        Item::Comment { text, span, right } => {
+                            self.comment(text, span, *right, path, false, flow || ctx.in_flow, 0, ctx.alias);
+                            preceding.push(text.clone());
+                        }
+                        Item::Entry(k, v) => {
+                            let kn = &self.b.nodes[*k];
+                            let key = match &kn.kind {
+                                Kind::Scalar { text, style, tag, .. } => {
+                                    match scalar_value(text, *style, tag.as_deref()) {
+                                        Ok(Some(Value::Str(_))) => text.clone(),
+                                        _ => return Err(Error::NonStringKey(crate::format::display_path(path))),
+                                    }
+                                }
+                                _ => return Err(Error::NonStringKey(crate::format::display_path(path))),
+                            };
+                            if is_root && key == "sops" {
+                                continue;
+                            }
+                            self.ipath.push(PathSeg::Key(key.clone()));
+                            path.push(key);
+                            comments.push(preceding.join("\n"));
+                            let c = LeafCtx {
+                                col: kn.col,
+                                in_seq: false,
+                                in_flow: ctx.in_flow || flow,
+                                alias: ctx.alias,
+                                ..LeafCtx::default()
+                            };
+                            let mut inner: Vec<String> = comments.clone();
+                            self.node(*v, path, &c, &mut inner, false)?;
+                            comments.pop();
+                            path.pop();
+                            self.ipath.pop();
+                            preceding.clear();
+                        }
+                        Item::Node(_) => {}
+                    }
+                }
+            }
+            Kind::Seq(items) => {
+                let flow = node.flow;
+                let mut index = 0;
+                for it in items {
+                    match it {
+                        Item::Comment { text, span, right } => {
+                            let seq_col = self.b.collection_col(n);
+                            self.comment(text, span, *right, path, !flow, flow || ctx.in_flow, seq_col, ctx.alias);
+                        }
+                        Item::Node(x) => {
+                            let xn = &self.b.nodes[*x];
+                            let dash = if flow { None } else { self.b.dash_pos(xn.start) };
+                            let c = LeafCtx {
+                                col: dash.map_or(xn.col, |d| col_of(src, d)),
+                                in_seq: true,
+                                in_flow: ctx.in_flow || flow,
+                                alias: ctx.alias,
+                                ..LeafCtx::default()
+                            };
+                            self.ipath.push(PathSeg::Index(index));
+                            index += 1;
+                            self.node(*x, path, &c, comments, false)?;
+                            self.ipath.pop();
+                        }
+                        Item::Entry(..) => {}
+                    }
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    fn node_no_comments(&mut self, n: usize, path: &mut Vec<String>, ctx: &LeafCtx) -> Result<()> {
+        let before = self.out.leaves.len();
+        self.node(n, path, ctx, &mut Vec::new(), false)?;
+        // drop comment leaves produced inside the copy
+        let mut i = before;
+        while i < self.out.leaves.len() {
+            if matches!(self.out.leaves[i].value, Some(Value::Comment(_))) {
+                self.out.leaves.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The anchored node as JSON-style flow text with a placeholder per leaf (null and
+    /// empty strings are written literally and are not leaves' placeholders... they are,
+    /// to keep the order simple).
+    fn skeleton(&self, n: usize, out: &mut Vec<Skel>, depth: usize) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(syntax(self.b.src, self.b.nodes[n].start, "nesting is too deep"));
+        }
+        let t = |out: &mut Vec<Skel>, s: &str| out.push(Skel::Text(s.to_string()));
+        match &self.b.nodes[n].kind {
+            Kind::Scalar { .. } => out.push(Skel::Leaf),
+            Kind::Alias(id) => {
+                let target = *self.b.anchors.get(id).ok_or_else(|| syntax(self.b.src, self.b.nodes[n].start, "unknown alias"))?;
+                self.skeleton(target, out, depth + 1)?;
+            }
+            Kind::Map(items) => {
+                t(out, "{");
+                let mut first = true;
+                for it in items {
+                    if let Item::Entry(k, v) = it {
+                        if !first {
+                            t(out, ", ");
+                        }
+                        first = false;
+                        let key = self.b.key_text(*k).unwrap_or_default();
+                        t(out, &format!("{}: ", crate::metadata::json_string(key)));
+                        self.skeleton(*v, out, depth + 1)?;
+                    }
+                }
+                t(out, "}");
+            }
+            Kind::Seq(items) => {
+                t(out, "[");
+                let mut first = true;
+                for it in items {
+                    if let Item::Node(x) = it {
+                        if !first {
+                            t(out, ", ");
+                        }
+                        first = false;
+                        self.skeleton(*x, out, depth + 1)?;
+                    }
+                }
+                t(out, "]");
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn comment(
+        &mut self,
+        text: &str,
+        span: &Range<usize>,
+        right: bool,
+        path: &[String],
+        in_seq: bool,
+        in_flow: bool,
+        seq_col: usize,
+        alias: bool,
+    ) {
+        let src = self.b.src;
+        let ls = line_start(src, span.start);
+        let c = LeafCtx {
+            col: col_of(src, span.start),
+            in_seq,
+            in_flow,
+            quote: b'#',
+            seq_comment: in_seq && !right,
+            inline: right,
+            line_start: ls,
+            seq_col,
+            alias,
+        };
+        // the ancestors' paths, innermost first, for tokens whose owner we placed differently
+        let alt_paths = (0..path.len()).rev().map(|i| path[..i].to_vec()).collect();
+        self.out.leaves.push(Leaf {
+            span: span.clone(),
+            path: path.to_vec(),
+            value: Some(Value::Comment(text.to_string())),
+            comments: Vec::new(),
+            alt_paths,
+            ctx: c,
+            index_path: self.ipath.clone(),
+        });
+    }
+}
+
+/// The value sops reads for a scalar. `Err(())` for integers beyond 64 bits.
+fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&str>) -> std::result::Result<Option<Value>, ()> {
+    let plain = style == ScalarStyle::Plain;
+    match tag {
+        Some("str") => return Ok(Some(Value::Str(text.to_string()))),
+        Some("null") => return Ok(None),
+        Some("int" | "float" | "bool" | "timestamp") => {}
+        Some(_) if !plain => return Ok(Some(Value::Str(text.to_string()))),
+        _ if !plain => return Ok(Some(Value::Str(text.to_string()))),
+        _ => {}
+    }
+    match yaml_resolve_plain(text) {
+        Resolved::Null => Ok(None),
+        Resolved::Value(v) => Ok(Some(v)),
+        Resolved::Uint64 => Err(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaves(src: &str) -> Vec<(String, String, String)> {
+        let p = parse(src).unwrap();
+        p.leaves
+            .iter()
+            .map(|l| (crate::format::aad(&l.path), src[l.span.clone()].to_string(), format!("{:?}", l.value)))
+            .collect()
+    }
+
+    #[test]
+    fn spans_and_paths() {
+        let src = "# head\na: 1 # inl\nb:\n  c: \"dq\"\n  d: |-\n    x\n    y\n  e: [p, 'q']\n";
+        let l = leaves(src);
+        let spans: Vec<_> = l.iter().map(|x| (x.0.as_str(), x.1.as_str())).collect();
+        assert_eq!(
+            spans,
+            vec![
+                (":", "# head"),
+                ("a:", "1"),
+                (":", "# inl"),
+                ("b:c:", "\"dq\""),
+                ("b:d:", "|-\n    x\n    y"),
+                ("b:e:", "p"),
+                ("b:e:", "'q'"),
+            ]
+        );
+    }
+
+    #[test]
+    fn sops_block_found_and_removable() {
+        let src = "a: 1\nsops:\n    version: 3.11.0\n    mac: x\n";
+        let p = parse(src).unwrap();
+        assert_eq!(p.docs[0].sops_removal, Some(5..src.len()));
+        assert_eq!(p.leaves.len(), 1);
+        assert!(p.metadata.is_some());
+    }
+
+    #[test]
+    fn refuses_sequences_at_the_top() {
+        assert!(parse("- a\n- b\n").is_err());
+        assert!(parse("1: a\n").is_err());
+    }
+}
+
+/// Parse a YAML file (a configuration) into a generic tree: the first document's root.
+///
+/// # Errors
+/// Syntax errors with line and column.
+pub fn parse_tree(src: &str) -> Result<Option<Meta>> {
+    let mut opts = Options::default();
+    opts.emit_anchor_events = true;
+    let mut parser = Parser::new_from_str_with_options(src, opts);
+    let mut b = Builder { src, nodes: Vec::new(), anchors: HashMap::new() };
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut root = None;
+    while let Some(next) = parser.next_event() {
+        let (ev, span) = next.map_err(|e| syntax(src, e.marker().byte_offset().unwrap_or(0).min(src.len()), e.to_string()))?;
+        let range = span.byte_range().unwrap_or(0..0);
+        match ev {
+            Event::DocumentEnd => break,
+            Event::Scalar(text, style, _, tag) => {
+                let tag = tag.map(|t| t.suffix().to_string());
+                let n = b.push(Kind::Scalar { text: text.into_owned(), style, tag, region: range.clone() }, range, false);
+                b.attach(&mut stack, &mut root, n, &mut Vec::new())?;
+            }
+            Event::Alias(id) => {
+                let n = b.push(Kind::Alias(id), range, false);
+                b.attach(&mut stack, &mut root, n, &mut Vec::new())?;
+            }
+            Event::MappingStart(style, _, _) | Event::SequenceStart(style, _, _) => {
+                if stack.len() >= 64 {
+                    return Err(syntax(src, range.start, "nesting is too deep"));
+                }
+                let kind = if matches!(ev, Event::MappingStart(..)) { Kind::Map(Vec::new()) } else { Kind::Seq(Vec::new()) };
+                let n = b.push(kind, range, style == StructureStyle::Flow);
+                b.attach(&mut stack, &mut root, n, &mut Vec::new())?;
+                stack.push(Frame { node: n, pending_key: None });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    root.map(|r| b.to_meta(r, 0)).transpose()
+}

@@ -1,0 +1,42 @@
+//! sops-rs: a SOPS-compatible, format-preserving tool for encrypted secrets-as-code.
+//!
+//! # Design
+//! A file gets a fresh 32-byte **data key**. Every leaf value that the selector says to
+//! encrypt becomes an `ENC[AES256_GCM,…]` token: AES-256-GCM with a 32-byte IV, the AAD
+//! being the value's key path (`db:password:`). A SHA-512 **MAC** over the canonical bytes
+//! of all values (in document order) is stored encrypted with the data key, bound to
+//! `lastmodified`. The data key is wrapped by each master key (age recipients today),
+//! split across key groups with Shamir secret sharing when there are several groups. This
+//! is byte-compatible with Go sops 3.x.
+//!
+//! Unlike sops, we never re-serialize: a [`format`] module finds each leaf's exact byte
+//! span and [`format::splice`] builds the output from the original bytes, so comments,
+//! order, quoting and blank lines survive, and `decrypt(encrypt(x)) == x`.
+//!
+//! The library never reads environment variables, prompts, or exits; the CLI (`cli`)
+//! gathers keys and options and calls [`document`].
+//!
+//! # Limitations
+//! - YAML aliases whose copies contain encrypted values are expanded (sops reads aliases
+//!   as copies, and each copy's values are encrypted under their own path); the anchor stays.
+//! - A block scalar header's trailing comment is kept only inside the encrypted record.
+//! - A top-level YAML mapping in flow style (`{a: 1}`) cannot hold the metadata.
+//! - Key types other than age are kept in the metadata but cannot yet unwrap the data key.
+//!
+//! # Security
+//! Data keys and decrypted values are zeroized on drop; `Debug` of secret types prints
+//! `[REDACTED]`; no error variant carries a value.
+
+pub mod config;
+pub mod crypto;
+pub mod document;
+pub mod error;
+pub mod format;
+pub mod keys;
+pub mod metadata;
+pub mod select;
+pub mod value;
+
+pub use document::{DecryptOptions, EncryptOptions, decrypt, encrypt};
+pub use error::{Error, Result};
+pub use format::Format;
