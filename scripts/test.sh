@@ -37,7 +37,8 @@ run_logged "$LOGDIR/cargo-test.log" cargo test --locked || fail "cargo test"
 
 step "sops interop check (target/debug/sops-rs vs real sops)"
 [ -f testdata/sops-interop/check.sh ] || fail "testdata/sops-interop/check.sh is missing"
-run_logged "$LOGDIR/interop.log" sh testdata/sops-interop/check.sh target/debug/sops-rs \
+# Absolute path: check.sh cd's into its own directory before running TOOL.
+run_logged "$LOGDIR/interop.log" sh testdata/sops-interop/check.sh "$ROOT/target/debug/sops-rs" \
     || fail "testdata/sops-interop/check.sh"
 
 step "cargo clippy --locked --all-targets -- -D warnings"

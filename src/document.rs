@@ -106,7 +106,7 @@ pub fn encrypt(input: &[u8], format: Format, opts: &EncryptOptions) -> Result<Ou
                 ));
             }
             let mut enc = Encrypter::new(&cipher, opts.mac_only_encrypted);
-            let mut edits = enc.leaves(src, &p.leaves, &meta.selector, Format::Yaml)?;
+            let mut edits = enc.leaves(src, &p.leaves, &meta.selector, Format::Yaml, p.indent)?;
             edits.extend(enc.aliases(src, &p, &mut warnings)?);
             finish_mac(&cipher, &mut meta, enc.mac)?;
             meta.preserved = seal_preserved(&cipher, &enc.preserved, &meta.lastmodified)?;
@@ -131,7 +131,7 @@ pub fn encrypt(input: &[u8], format: Format, opts: &EncryptOptions) -> Result<Ou
                 return Err(Error::AlreadyEncrypted);
             }
             let mut enc = Encrypter::new(&cipher, opts.mac_only_encrypted);
-            let mut edits = enc.leaves(src, &p.leaves, &meta.selector, Format::Json)?;
+            let mut edits = enc.leaves(src, &p.leaves, &meta.selector, Format::Json, 0)?;
             finish_mac(&cipher, &mut meta, enc.mac)?;
             meta.preserved = seal_preserved(&cipher, &enc.preserved, &meta.lastmodified)?;
             let body = metadata::write_json(&meta.to_meta(), &p.indent, 1);
@@ -207,7 +207,7 @@ impl<'c> Encrypter<'c> {
         Encrypter { cipher, mac: Mac::new(mac_only), preserved: BTreeMap::new(), tokens: Vec::new() }
     }
 
-    fn leaves(&mut self, src: &str, leaves: &[Leaf], sel: &Selector, fmt: Format) -> Result<Vec<Edit>> {
+    fn leaves(&mut self, src: &str, leaves: &[Leaf], sel: &Selector, fmt: Format, indent: usize) -> Result<Vec<Edit>> {
         let mut edits = Vec::new();
         for leaf in leaves {
             self.tokens.push(None);
@@ -233,7 +233,7 @@ impl<'c> Encrypter<'c> {
             let original = &src[leaf.span.clone()];
             let (range, text, canonical, orig) = match fmt {
                 Format::Json => (leaf.span.clone(), format!("\"{ttext}\""), json_render(v).ok(), original.to_string()),
-                _ => yaml_edit(src, leaf, v, &ttext),
+                _ => yaml_edit(src, leaf, v, &ttext, indent),
             };
             if canonical.as_deref() != Some(orig.as_str()) {
                 self.preserved.insert(token.id(), orig);
@@ -245,13 +245,14 @@ impl<'c> Encrypter<'c> {
 
     /// Expand aliases whose copies hold encrypted values: sops reads an alias as a copy,
     /// whose values it decrypts with the copy's own path.
-    fn aliases(&mut self, _src: &str, p: &yaml::Parsed, warnings: &mut Vec<String>) -> Result<Vec<Edit>> {
+    fn aliases(&mut self, src: &str, p: &yaml::Parsed, warnings: &mut Vec<String>) -> Result<Vec<Edit>> {
         let mut edits = Vec::new();
         for a in &p.aliases {
             if !a.leaves.clone().any(|i| self.tokens[i].is_some()) {
                 continue;
             }
             let mut out = String::new();
+            let mut first_token: Option<(usize, String)> = None;
             let mut next = a.leaves.start;
             for s in &a.skeleton {
                 match s {
@@ -262,19 +263,30 @@ impl<'c> Encrypter<'c> {
                         next += 1;
                         let leaf = &p.leaves[i];
                         match (&self.tokens[i], &leaf.value) {
-                            (Some(t), _) => out.push_str(&format!("\"{t}\"")),
+                            (Some(t), _) => {
+                                if first_token.is_none() {
+                                    first_token = Some((out.len(), t.clone()));
+                                }
+                                out.push_str(&format!("\"{t}\""));
+                            }
                             (None, None) => out.push_str("null"),
                             (None, Some(v)) => out.push_str(&flow_plain(v)),
                         }
                     }
                 }
             }
-            let line = p.leaves.get(a.leaves.start).map(|l| l.ctx.line_start).unwrap_or(0);
-            let _ = line;
             warnings.push(format!(
-                "an alias at {} was expanded into a copy: sops reads aliases as copies, and the copy's values are encrypted under their own path",
-                display_path(&p.leaves[a.leaves.start].path)
+                "the alias at {} was expanded into a copy: sops reads aliases as copies, and the copy's values are encrypted under their own path",
+                display_path(&a.path)
             ));
+            // remember the alias, so our decrypt can put it back: keyed by the expansion's
+            // first token, with the token's offset in the expansion and the expansion's length
+            if let Some((off, t)) = first_token {
+                if let Some(Ok(tok)) = Token::parse(&t) {
+                    let raw = &src[a.span.clone()];
+                    self.preserved.insert(format!("a:{}", tok.id()), format!("{off}:{}:{raw}", out.len()));
+                }
+            }
             edits.push(Edit::new(a.span.clone(), out));
         }
         Ok(edits)
@@ -296,7 +308,7 @@ fn flow_plain(v: &Value) -> String {
 
 /// The YAML edit for one encrypted leaf: (range, new text, sops' rendering as our decrypt
 /// would produce it without a preservation record, the original text of that range).
-fn yaml_edit(src: &str, leaf: &Leaf, v: &Value, token: &str) -> (Range<usize>, String, Option<String>, String) {
+fn yaml_edit(src: &str, leaf: &Leaf, v: &Value, token: &str, indent: usize) -> (Range<usize>, String, Option<String>, String) {
     let c = &leaf.ctx;
     if let Value::Comment(text) = v {
         if c.seq_comment {
@@ -318,16 +330,24 @@ fn yaml_edit(src: &str, leaf: &Leaf, v: &Value, token: &str) -> (Range<usize>, S
         b'\'' => format!("'{token}'"),
         _ => token.to_string(),
     };
-    let canonical = yaml_value_rendering(v, wrapper, c);
+    let canonical = yaml_value_rendering(v, wrapper, c, indent);
     (leaf.span.clone(), text, Some(canonical), src[leaf.span.clone()].to_string())
 }
 
 /// How a decrypted value is rendered in place of a YAML token written with `wrapper` quotes.
-fn yaml_value_rendering(v: &Value, wrapper: u8, c: &crate::format::LeafCtx) -> String {
-    let i = SOPS_YAML_INDENT;
+/// `indent` is the document's indentation unit (sops writes 4, its default).
+fn yaml_value_rendering(v: &Value, wrapper: u8, c: &crate::format::LeafCtx, indent: usize) -> String {
+    let i = indent.clamp(2, 9);
     let n = if c.in_seq { c.col + 2 } else { i * ((c.col + i) / i) };
     match (wrapper, v) {
         (b'"', Value::Str(s)) => yaml_double_quoted(s),
+        (b'\'', Value::Str(s)) if c.in_flow => {
+            // inside flow collections a plain scalar may not hold flow indicators
+            let plain = yaml_render(v, i, n);
+            let safe = !plain.starts_with(['\'', '"', '|', '>'])
+                && !plain.contains([',', '[', ']', '{', '}', '\n']);
+            if safe { plain } else { yaml_single_quoted(s).unwrap_or_else(|| yaml_double_quoted(s)) }
+        }
         (b'\'', Value::Str(s)) => yaml_single_quoted(s).unwrap_or_else(|| yaml_double_quoted(s)),
         _ => yaml_render(v, i, n),
     }
@@ -367,7 +387,7 @@ pub fn decrypt(input: &[u8], format: Format, sources: &KeySources, opts: &Decryp
             let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
             let mut cipher = Cipher::new(keys::unwrap(&meta, sources)?);
             let preserved = open_preserved(&mut cipher, &meta);
-            let (mut edits, mac, values) = decrypt_leaves(src, &p.leaves, &meta, &mut cipher, &preserved, Format::Yaml)?;
+            let (mut edits, mac, values) = decrypt_leaves(src, p.indent, &p.leaves, &meta, &mut cipher, &preserved, Format::Yaml)?;
             check_mac(&mut cipher, &meta, mac, opts)?;
             if let Some(path) = &opts.extract {
                 return Ok(Output { bytes: extract(&p.leaves, &values, path)?, warnings });
@@ -385,7 +405,7 @@ pub fn decrypt(input: &[u8], format: Format, sources: &KeySources, opts: &Decryp
             let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
             let mut cipher = Cipher::new(keys::unwrap(&meta, sources)?);
             let preserved = open_preserved(&mut cipher, &meta);
-            let (mut edits, mac, values) = decrypt_leaves(src, &p.leaves, &meta, &mut cipher, &preserved, Format::Json)?;
+            let (mut edits, mac, values) = decrypt_leaves(src, 0, &p.leaves, &meta, &mut cipher, &preserved, Format::Json)?;
             check_mac(&mut cipher, &meta, mac, opts)?;
             if let Some(path) = &opts.extract {
                 return Ok(Output { bytes: extract(&p.leaves, &values, path)?, warnings });
@@ -439,8 +459,10 @@ fn go_rfc3339(s: &str) -> String {
 /// The edits, the MAC, and each leaf's value (by leaf index).
 type DecryptedLeaves = (Vec<Edit>, Mac, Vec<(usize, Value)>);
 
+#[allow(clippy::too_many_arguments)]
 fn decrypt_leaves(
     src: &str,
+    indent: usize,
     leaves: &[Leaf],
     meta: &Metadata,
     cipher: &mut Cipher,
@@ -450,6 +472,10 @@ fn decrypt_leaves(
     let mut mac = Mac::new(meta.mac_only_encrypted);
     let mut edits = Vec::new();
     let mut values = Vec::new();
+    let restored = restore_aliases(src, leaves, preserved);
+    for (range, raw) in &restored {
+        edits.push(Edit::new(range.clone(), raw.clone()));
+    }
     for (li, leaf) in leaves.iter().enumerate() {
         let Some(v) = &leaf.value else { continue };
         let path: Vec<&str> = leaf.path.iter().map(String::as_str).collect();
@@ -492,7 +518,7 @@ fn decrypt_leaves(
         let value = value.map_err(|e| Error::Value { path: display_path(&leaf.path), source: Box::new(e) })?;
         mac.add(&value, true);
         values.push((li, value.clone()));
-        if leaf.ctx.alias {
+        if leaf.ctx.alias || restored.iter().any(|(r, _)| r.start <= leaf.span.start && leaf.span.end <= r.end) {
             continue;
         }
         let id = tok.id();
@@ -523,12 +549,41 @@ fn decrypt_leaves(
                 }
                 let wrapper = leaf.ctx.quote;
                 let wrapper = if wrapper == b'"' || wrapper == b'\'' { wrapper } else { 0 };
-                edits.push(Edit::new(leaf.span.clone(), yaml_value_rendering(&value, wrapper, &leaf.ctx)));
+                edits.push(Edit::new(leaf.span.clone(), yaml_value_rendering(&value, wrapper, &leaf.ctx, indent)));
             }
         }
         let _ = src;
     }
     Ok((edits, mac, values))
+}
+
+/// Aliases that our encrypt expanded: (the expansion's byte range, the alias text).
+fn restore_aliases(src: &str, leaves: &[Leaf], preserved: &BTreeMap<String, String>) -> Vec<(Range<usize>, String)> {
+    let mut out: Vec<(Range<usize>, String)> = Vec::new();
+    if !preserved.keys().any(|k| k.starts_with("a:")) {
+        return out;
+    }
+    for leaf in leaves {
+        let Some(Value::Str(s)) = &leaf.value else { continue };
+        let Some(Ok(tok)) = Token::parse(s) else { continue };
+        let Some(rec) = preserved.get(&format!("a:{}", tok.id())) else { continue };
+        let mut parts = rec.splitn(3, ':');
+        let (Some(off), Some(len), Some(raw)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        let (Ok(off), Ok(len)) = (off.parse::<usize>(), len.parse::<usize>()) else { continue };
+        let Some(start) = leaf.span.start.checked_sub(off) else { continue };
+        let end = start + len;
+        // the expansion must still be there as we wrote it: a collection or a quoted token
+        let ok = end <= src.len()
+            && src.is_char_boundary(start)
+            && src.is_char_boundary(end)
+            && leaf.span.end <= end
+            && matches!((src.as_bytes()[start], src.as_bytes()[end - 1]), (b'{', b'}') | (b'[', b']') | (b'"', b'"'))
+            && !out.iter().any(|(r, _)| r.start < end && start < r.end);
+        if ok {
+            out.push((start..end, raw.to_string()));
+        }
+    }
+    out
 }
 
 /// The value at `path`: a string as its raw bytes (no newline), other scalars as text.

@@ -43,7 +43,10 @@ pub const SOPS_AGE_RECIPIENTS: &str = "SOPS_AGE_RECIPIENTS";
 /// "Did not find keys in locations …" hint); an explicitly named file that cannot be read, a
 /// failing command or unparsable key material is a load error, recorded with the path or
 /// variable name but never the content.
-pub fn load_identities(env: &dyn Fn(&str) -> Option<String>, recipient: Option<&str>) -> Identities {
+pub fn load_identities(
+    env: &dyn Fn(&str) -> Option<String>,
+    recipient: Option<&str>,
+) -> Identities {
     let mut ids = Identities::new();
     load_identities_into(&mut ids, env, recipient);
     ids
@@ -67,10 +70,10 @@ pub fn load_identities_into(
         }
         None => ids.add_unused_location(SOPS_AGE_SSH_PRIVATE_KEY_FILE),
     }
-    if let Some(cmd) = env(SOPS_AGE_SSH_PRIVATE_KEY_CMD) {
-        if let Some(out) = run_key_command(ids, &cmd, SOPS_AGE_SSH_PRIVATE_KEY_CMD, recipient) {
-            let _ = ids.add_ssh_key(&out, SOPS_AGE_SSH_PRIVATE_KEY_CMD);
-        }
+    if let Some(cmd) = env(SOPS_AGE_SSH_PRIVATE_KEY_CMD)
+        && let Some(out) = run_key_command(ids, &cmd, SOPS_AGE_SSH_PRIVATE_KEY_CMD, recipient)
+    {
+        let _ = ids.add_ssh_key(&out, SOPS_AGE_SSH_PRIVATE_KEY_CMD);
     }
     match home_dir(env) {
         Ok(home) => {
@@ -130,7 +133,9 @@ pub fn load_identities_into(
     match user_config_dir(env) {
         Err(e) => {
             if nothing_else {
-                ids.add_load_error(format!("user config directory could not be determined: {e}"));
+                ids.add_load_error(format!(
+                    "user config directory could not be determined: {e}"
+                ));
             }
         }
         Ok(dir) => {
@@ -147,7 +152,10 @@ pub fn load_identities_into(
                         ids.add_unused_location(shown);
                     }
                 }
-                Err(e) => ids.add_load_error(format!("failed to open file: open {shown}: {}", io_reason(&e))),
+                Err(e) => ids.add_load_error(format!(
+                    "failed to open file: open {shown}: {}",
+                    io_reason(&e)
+                )),
             }
         }
     }
@@ -316,7 +324,10 @@ mod tests {
     }
 
     fn fake_env(pairs: &[(&str, String)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
     }
 
     fn load(map: &HashMap<String, String>, recipient: Option<&str>) -> Identities {
@@ -339,7 +350,8 @@ mod tests {
         let end = text.find("-----END AGE ENCRYPTED FILE-----").unwrap();
         text[start..end]
             .lines()
-            .map(str::trim_start)
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
             .chain(["-----END AGE ENCRYPTED FILE-----", ""])
             .collect::<Vec<_>>()
             .join("\n")
@@ -347,7 +359,10 @@ mod tests {
 
     #[test]
     fn split_recipients_trims_and_drops_empties() {
-        assert_eq!(split_recipients(" age1a , age1b,,\n age1c ,"), vec!["age1a", "age1b", "age1c"]);
+        assert_eq!(
+            split_recipients(" age1a , age1b,,\n age1c ,"),
+            vec!["age1a", "age1b", "age1c"]
+        );
         assert!(split_recipients("").is_empty());
         assert!(split_recipients(" , ").is_empty());
     }
@@ -387,7 +402,10 @@ mod tests {
             ("HOME", home.display().to_string()),
             ("XDG_CONFIG_HOME", xdg.display().to_string()),
             (SOPS_AGE_KEY, format!("# env\n{} {}\n", &*s_env, &*s_other)),
-            (SOPS_AGE_KEY_FILE, dir.join("keys.txt").display().to_string()),
+            (
+                SOPS_AGE_KEY_FILE,
+                dir.join("keys.txt").display().to_string(),
+            ),
             (SOPS_AGE_KEY_CMD, cmd),
         ]);
         let ids = load(&env, Some(&r_cmd));
@@ -416,7 +434,10 @@ mod tests {
         assert_eq!(ids.len(), 4 + ssh);
         assert_eq!(ids.load_errors().len(), 1, "{:?}", ids.load_errors());
         let e = &ids.load_errors()[0];
-        assert!(e.starts_with("failed to execute command 'sh' from SOPS_AGE_KEY_CMD:"), "{e}");
+        assert!(
+            e.starts_with("failed to execute command 'sh' from SOPS_AGE_KEY_CMD:"),
+            "{e}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -440,10 +461,11 @@ mod tests {
         ]);
         let err = load(&env, None).unwrap(&enc).unwrap_err();
         assert!(matches!(err, AgeError::Decrypt { .. }));
-        let want = std::fs::read_to_string(format!("{INTEROP}/expected/yaml-basic-wrong-key.err")).unwrap();
+        let want = std::fs::read_to_string(format!("{INTEROP}/expected/yaml-basic-wrong-key.err"))
+            .unwrap();
         let want: String = want
             .lines()
-            .filter_map(|l| l.trim_start().strip_prefix("| "))
+            .filter_map(|l| l.trim_start().trim_start_matches("- ").strip_prefix("| "))
             .collect::<Vec<_>>()
             .join(" ");
         assert_eq!(err.to_string(), want);
@@ -455,15 +477,27 @@ mod tests {
         // Explicitly named files that don't exist are load errors naming the path.
         let env = fake_env(&[
             ("HOME", dir.display().to_string()),
-            (SOPS_AGE_KEY_FILE, dir.join("nope.txt").display().to_string()),
-            (SOPS_AGE_SSH_PRIVATE_KEY_FILE, dir.join("nope_ssh").display().to_string()),
+            (
+                SOPS_AGE_KEY_FILE,
+                dir.join("nope.txt").display().to_string(),
+            ),
+            (
+                SOPS_AGE_SSH_PRIVATE_KEY_FILE,
+                dir.join("nope_ssh").display().to_string(),
+            ),
         ]);
         let ids = load(&env, None);
         assert!(ids.is_empty());
         let errs = ids.load_errors();
         assert_eq!(errs.len(), 2, "{errs:?}");
-        assert!(errs[0].contains(&dir.join("nope_ssh").display().to_string()), "{errs:?}");
-        assert!(errs[1].starts_with("failed to open SOPS_AGE_KEY_FILE file: open "), "{errs:?}");
+        assert!(
+            errs[0].contains(&dir.join("nope_ssh").display().to_string()),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].starts_with("failed to open SOPS_AGE_KEY_FILE file: open "),
+            "{errs:?}"
+        );
         assert!(errs[1].contains("nope.txt") && errs[1].ends_with("no such file or directory"));
 
         // Missing default files are skipped silently (only listed as unused locations).
@@ -473,9 +507,18 @@ mod tests {
         assert!(ids.load_errors().is_empty(), "{:?}", ids.load_errors());
         let default = dir.join(".config/sops/age/keys.txt").display().to_string();
         assert_eq!(ids.unused_locations().last(), Some(&default));
-        let msg = ids.unwrap(&vector_enc("yaml-basic.yaml")).unwrap_err().to_string();
-        assert!(msg.starts_with("failed to load age identities. Did not find keys in locations"), "{msg}");
-        assert!(msg.ends_with(&format!("'SOPS_AGE_KEY_CMD', and '{default}'.")), "{msg}");
+        let msg = ids
+            .unwrap(&vector_enc("yaml-basic.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with("failed to load age identities. Did not find keys in locations"),
+            "{msg}"
+        );
+        assert!(
+            msg.ends_with(&format!("'SOPS_AGE_KEY_CMD', and '{default}'.")),
+            "{msg}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -488,11 +531,17 @@ mod tests {
         let env = fake_env(&[("HOME", dir.display().to_string())]);
         let ids = load(&env, None);
         assert_eq!(ids.len(), 1);
-        assert_eq!(&ids.unwrap(&wrap(&r, &[3u8; 32]).unwrap()).unwrap()[..], &[3u8; 32][..]);
+        assert_eq!(
+            &ids.unwrap(&wrap(&r, &[3u8; 32]).unwrap()).unwrap()[..],
+            &[3u8; 32][..]
+        );
 
         // A garbled SOPS_AGE_KEY is a load error without the content; the file still works.
         let garbled = format!("{}X", &s[..s.len() - 1]);
-        let env = fake_env(&[("HOME", dir.display().to_string()), (SOPS_AGE_KEY, garbled.clone())]);
+        let env = fake_env(&[
+            ("HOME", dir.display().to_string()),
+            (SOPS_AGE_KEY, garbled.clone()),
+        ]);
         let ids = load(&env, None);
         assert_eq!(ids.len(), 1);
         assert_eq!(ids.load_errors().len(), 1);
@@ -508,7 +557,10 @@ mod tests {
         if !cfg!(windows) && !cfg!(target_os = "macos") {
             assert!(user_config_dir(&lookup).is_err());
             let env2 = fake_env(&[("HOME", "/h".into()), ("XDG_CONFIG_HOME", String::new())]);
-            assert_eq!(user_config_dir(&|k: &str| env2.get(k).cloned()).unwrap(), PathBuf::from("/h/.config"));
+            assert_eq!(
+                user_config_dir(&|k: &str| env2.get(k).cloned()).unwrap(),
+                PathBuf::from("/h/.config")
+            );
             let env3 = fake_env(&[]);
             assert!(user_config_dir(&|k: &str| env3.get(k).cloned()).is_err());
         }

@@ -48,6 +48,15 @@ struct Cli {
     /// Accepted for sops compatibility (YAML indentation is preserved from the input)
     #[arg(long, global = true)]
     indent: Option<usize>,
+    /// The MAC covers only encrypted values (encrypt)
+    #[arg(long, global = true)]
+    mac_only_encrypted: bool,
+    /// Values preceded by a comment matching this regex stay in clear (encrypt)
+    #[arg(long, global = true)]
+    unencrypted_comment_regex: Option<String>,
+    /// Only values preceded by a comment matching this regex are encrypted (encrypt)
+    #[arg(long, global = true)]
+    encrypted_comment_regex: Option<String>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -102,15 +111,6 @@ struct EncryptArgs {
     /// Only values under keys matching this regex are encrypted
     #[arg(long)]
     encrypted_regex: Option<String>,
-    /// Values preceded by a comment matching this regex stay in clear
-    #[arg(long)]
-    unencrypted_comment_regex: Option<String>,
-    /// Only values preceded by a comment matching this regex are encrypted
-    #[arg(long)]
-    encrypted_comment_regex: Option<String>,
-    /// The MAC covers only encrypted values
-    #[arg(long)]
-    mac_only_encrypted: bool,
     /// Shamir threshold when there are several key groups
     #[arg(long)]
     shamir_secret_sharing_threshold: Option<usize>,
@@ -208,7 +208,14 @@ fn sanitize(s: &str) -> String {
 
 fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
-        Some(Cmd::Encrypt(a)) => encrypt(&cli.config, cli.verbose, a),
+        Some(Cmd::Encrypt(a)) => {
+            let g = GlobalEncrypt {
+                mac_only_encrypted: cli.mac_only_encrypted,
+                unencrypted_comment_regex: cli.unencrypted_comment_regex,
+                encrypted_comment_regex: cli.encrypted_comment_regex,
+            };
+            encrypt(&cli.config, cli.verbose, a, g)
+        }
         Some(Cmd::Decrypt(a)) => decrypt(a),
         Some(Cmd::Filestatus(a)) => filestatus(a),
         None => Err(Failure::new(code::GENERIC, "no command given")
@@ -309,7 +316,14 @@ fn find_config(explicit: &Option<PathBuf>, file: Option<&Path>) -> Option<PathBu
     None
 }
 
-fn encrypt(config: &Option<PathBuf>, verbose: bool, a: EncryptArgs) -> Result<(), Failure> {
+/// Encrypt options sops takes as global flags.
+struct GlobalEncrypt {
+    mac_only_encrypted: bool,
+    unencrypted_comment_regex: Option<String>,
+    encrypted_comment_regex: Option<String>,
+}
+
+fn encrypt(config: &Option<PathBuf>, verbose: bool, a: EncryptArgs, g: GlobalEncrypt) -> Result<(), Failure> {
     check_io(&a.io)?;
     if a.io.file.is_none() && a.io.filename_override.is_none() {
         return Err(Failure::new(code::CONFLICTING_PARAMETERS, "encrypting stdin needs --filename-override")
@@ -331,8 +345,8 @@ fn encrypt(config: &Option<PathBuf>, verbose: bool, a: EncryptArgs) -> Result<()
         ("encrypted_suffix", a.encrypted_suffix.as_deref()),
         ("unencrypted_regex", a.unencrypted_regex.as_deref()),
         ("encrypted_regex", a.encrypted_regex.as_deref()),
-        ("unencrypted_comment_regex", a.unencrypted_comment_regex.as_deref()),
-        ("encrypted_comment_regex", a.encrypted_comment_regex.as_deref()),
+        ("unencrypted_comment_regex", g.unencrypted_comment_regex.as_deref()),
+        ("encrypted_comment_regex", g.encrypted_comment_regex.as_deref()),
     ];
     let flag_selector = sops_rs::select::at_most_one(&flag_pairs)
         .map_err(|e| Failure::new(code::CONFLICTING_PARAMETERS, e.to_string()))?;
@@ -345,7 +359,7 @@ fn encrypt(config: &Option<PathBuf>, verbose: bool, a: EncryptArgs) -> Result<()
     }
     let mut selector = flag_selector;
     let mut threshold = a.shamir_secret_sharing_threshold;
-    let mut mac_only = a.mac_only_encrypted;
+    let mut mac_only = g.mac_only_encrypted;
     if let Some(cfg_path) = find_config(config, name_path) {
         let text = std::fs::read_to_string(&cfg_path)
             .map_err(|e| Failure::new(code::GENERIC, format!("{}: {e}", cfg_path.display())))?;

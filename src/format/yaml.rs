@@ -66,6 +66,8 @@ pub struct AliasUse {
     pub leaves: Range<usize>,
     /// The anchored node rendered as a flow skeleton: `{}` / `[]` / `%` placeholders for leaves.
     pub skeleton: Vec<Skel>,
+    /// The key path where the alias stands.
+    pub path: Vec<String>,
 }
 
 /// A piece of an alias expansion: literal text, or the n-th leaf of the alias.
@@ -202,7 +204,12 @@ pub fn parse(src: &str) -> Result<Parsed> {
                         .map_or(last_end.min(range.start), |k| b.nodes[k].end.min(range.start));
                     let h = block_header_start(src, range.start, after)
                         .ok_or_else(|| syntax(src, range.start, "cannot find the block scalar header"))?;
+                    // the reported span can run into the next line's indentation: stop at
+                    // the content's last line break, which stays outside the region
                     let mut end = range.end;
+                    while end > range.start && matches!(src.as_bytes()[end - 1], b' ' | b'\t') && src[range.start..end].contains('\n') {
+                        end -= 1;
+                    }
                     if src[..end].ends_with('\n') {
                         end -= 1;
                     }
@@ -560,7 +567,7 @@ impl Walk<'_, '_> {
                 self.node_no_comments(target, path, &c)?;
                 let last = self.out.leaves.len();
                 if last > first {
-                    self.out.aliases.push(AliasUse { span: node.start..node.end, leaves: first..last, skeleton });
+                    self.out.aliases.push(AliasUse { span: node.start..node.end, leaves: first..last, skeleton, path: path.clone() });
                 }
             }
             Kind::Map(items) => {
@@ -716,6 +723,13 @@ impl Walk<'_, '_> {
         alias: bool,
     ) {
         let src = self.b.src;
+        // a comment on a block scalar's header line lies inside the scalar's region, which
+        // is replaced whole (the comment travels in the preservation record)
+        if let Some(prev) = self.out.leaves.iter().rev().find(|l| !matches!(l.value, Some(Value::Comment(_)))) {
+            if prev.ctx.quote == b'|' && prev.span.start <= span.start && span.start < prev.span.end {
+                return;
+            }
+        }
         let ls = line_start(src, span.start);
         let c = LeafCtx {
             col: col_of(src, span.start),

@@ -17,7 +17,7 @@ use std::io::{self, BufRead, Read, Write};
 use std::sync::{Arc, Mutex};
 
 use ::age::armor::{ArmoredReader, ArmoredWriter, Format};
-use ::age::secrecy::{ExposeSecret, SecretString};
+use ::age::secrecy::SecretString;
 use base64::Engine as _;
 use sha2::{Digest, Sha256, Sha512};
 use zeroize::{Zeroize, Zeroizing};
@@ -172,16 +172,19 @@ pub fn parse_recipient(s: &str) -> Result<Box<dyn ::age::Recipient + Send>, AgeE
     let s = s.trim();
     let invalid = |kind: &'static str, reason: String| AgeError::InvalidRecipient { kind, reason };
     if s.starts_with("age1") && s.matches('1').count() > 1 {
-        if s.starts_with("age1tagpq1") {
-            if let Ok(r) = s.parse::<::age::tagpq::Recipient>() {
-                return Ok(Box::new(r));
-            }
-        } else if s.starts_with("age1tag1") {
-            if let Ok(r) = s.parse::<::age::tag::Recipient>() {
-                return Ok(Box::new(r));
-            }
+        if s.starts_with("age1tagpq1")
+            && let Ok(r) = s.parse::<::age::tagpq::Recipient>()
+        {
+            return Ok(Box::new(r));
         }
-        let r: ::age::plugin::Recipient = s.parse().map_err(|e: &str| invalid(KIND_PLUGIN, e.into()))?;
+        if s.starts_with("age1tag1")
+            && let Ok(r) = s.parse::<::age::tag::Recipient>()
+        {
+            return Ok(Box::new(r));
+        }
+        let r: ::age::plugin::Recipient = s
+            .parse()
+            .map_err(|e: &str| invalid(KIND_PLUGIN, e.into()))?;
         let plugin = ::age::plugin::RecipientPluginV1::new(
             r.plugin(),
             std::slice::from_ref(&r),
@@ -191,12 +194,15 @@ pub fn parse_recipient(s: &str) -> Result<Box<dyn ::age::Recipient + Send>, AgeE
         .map_err(|e| invalid(KIND_PLUGIN, describe_resolve_error(&e)))?;
         Ok(Box::new(plugin))
     } else if s.starts_with("age1") {
-        let r: ::age::x25519::Recipient = s.parse().map_err(|e: &str| invalid(KIND_X25519, e.into()))?;
+        let r: ::age::x25519::Recipient = s
+            .parse()
+            .map_err(|e: &str| invalid(KIND_X25519, e.into()))?;
         Ok(Box::new(r))
     } else if s.starts_with("ssh-") {
-        let r: ::age::ssh::Recipient = s
-            .parse()
-            .map_err(|e: ::age::ssh::ParseRecipientKeyError| invalid(KIND_SSH, describe_ssh_parse_error(&e)))?;
+        let r: ::age::ssh::Recipient =
+            s.parse().map_err(|e: ::age::ssh::ParseRecipientKeyError| {
+                invalid(KIND_SSH, describe_ssh_parse_error(&e))
+            })?;
         Ok(Box::new(r))
     } else {
         Err(AgeError::UnknownRecipient(s.to_owned()))
@@ -212,15 +218,22 @@ pub fn wrap(recipient: &str, data_key: &[u8]) -> Result<String, AgeError> {
 }
 
 /// [`wrap`] with an already parsed recipient (see [`parse_recipient`]).
-pub fn wrap_to(recipient: &(dyn ::age::Recipient + Send), data_key: &[u8]) -> Result<String, AgeError> {
+pub fn wrap_to(
+    recipient: &(dyn ::age::Recipient + Send),
+    data_key: &[u8],
+) -> Result<String, AgeError> {
     let enc_err = |e: &dyn fmt::Display| AgeError::Encrypt(e.to_string());
-    let encryptor = ::age::Encryptor::with_recipients(std::iter::once(recipient as &dyn ::age::Recipient))
-        .map_err(|e| enc_err(&e))?;
+    let encryptor =
+        ::age::Encryptor::with_recipients(std::iter::once(recipient as &dyn ::age::Recipient))
+            .map_err(|e| enc_err(&e))?;
     let mut out = Vec::with_capacity(512);
-    let armored = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(|e| enc_err(&e))?;
+    let armored =
+        ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(|e| enc_err(&e))?;
     let mut w = encryptor.wrap_output(armored).map_err(|e| enc_err(&e))?;
     w.write_all(data_key).map_err(|e| enc_err(&e))?;
-    w.finish().and_then(|a| a.finish()).map_err(|e| enc_err(&e))?;
+    w.finish()
+        .and_then(|a| a.finish())
+        .map_err(|e| enc_err(&e))?;
     let mut s = String::from_utf8(out).map_err(|e| enc_err(&e))?;
     if !s.ends_with('\n') {
         s.push('\n');
@@ -399,7 +412,9 @@ impl Identities {
                         Callbacks(None),
                     ) {
                         Ok(_) => parsed.push(Entry::Plugin(id)),
-                        Err(e) => skipped.push(format!("line {}: {}", n + 1, describe_resolve_error(&e))),
+                        Err(e) => {
+                            skipped.push(format!("line {}: {}", n + 1, describe_resolve_error(&e)))
+                        }
                     }
                 } else {
                     let reason = format!("unknown identity type on line {}", n + 1);
@@ -445,17 +460,28 @@ impl Identities {
         }
     }
 
-    fn add_encrypted_identity_file(&mut self, data: &[u8], origin: &str) -> Result<usize, AgeError> {
+    fn add_encrypted_identity_file(
+        &mut self,
+        data: &[u8],
+        origin: &str,
+    ) -> Result<usize, AgeError> {
         let invalid = |reason: String| AgeError::InvalidIdentities {
             origin: origin.to_owned(),
             reason,
         };
         let decryptor = match ::age::Decryptor::new_buffered(ArmoredReader::new(data)) {
             Ok(d) => d,
-            Err(e) => return self.fail(invalid(format!("invalid encrypted identity file: {}", describe_decrypt_error(&e)))),
+            Err(e) => {
+                return self.fail(invalid(format!(
+                    "invalid encrypted identity file: {}",
+                    describe_decrypt_error(&e)
+                )));
+            }
         };
         if !decryptor.is_scrypt() {
-            return self.fail(invalid("age-encrypted identity file is not passphrase-encrypted".into()));
+            return self.fail(invalid(
+                "age-encrypted identity file is not passphrase-encrypted".into(),
+            ));
         }
         if self.prompter.is_none() {
             return self.fail(AgeError::EncryptedIdentityFile {
@@ -498,7 +524,8 @@ impl Identities {
                         origin: origin.to_owned(),
                     });
                 }
-                let pubkey = ::age::ssh::Recipient::try_from(::age::ssh::Identity::Encrypted(key.clone()));
+                let pubkey =
+                    ::age::ssh::Recipient::try_from(::age::ssh::Identity::Encrypted(key.clone()));
                 let (stanza_type, blob) = match pubkey {
                     Ok(::age::ssh::Recipient::SshEd25519(blob, _)) => ("ssh-ed25519", blob),
                     Ok(::age::ssh::Recipient::SshRsa(blob, _)) => ("ssh-rsa", blob),
@@ -568,29 +595,42 @@ impl Identities {
         let (plugins, plugin_errors) = self.plugin_identities(&callbacks);
         let mut runtime_errors = plugin_errors;
 
-        let natives = self.entries.iter().flat_map(|e| -> Vec<&dyn ::age::Identity> {
-            match e {
-                Entry::X25519(id) => vec![id],
-                Entry::Ssh { id, derived } => {
-                    let mut v: Vec<&dyn ::age::Identity> = vec![id];
-                    if let Some(d) = derived {
-                        v.push(d);
+        let natives = self
+            .entries
+            .iter()
+            .flat_map(|e| -> Vec<&dyn ::age::Identity> {
+                match e {
+                    Entry::X25519(id) => vec![id],
+                    Entry::Ssh { id, derived } => {
+                        let mut v: Vec<&dyn ::age::Identity> = vec![id];
+                        if let Some(d) = derived {
+                            v.push(d);
+                        }
+                        v
                     }
-                    v
+                    Entry::Plugin(_) => vec![],
                 }
-                Entry::Plugin(_) => vec![],
-            }
-        });
-        let earlier = unlocked.identities.iter().map(|b| b.as_ref() as &dyn ::age::Identity);
+            });
+        let earlier = unlocked
+            .identities
+            .iter()
+            .map(|b| b.as_ref() as &dyn ::age::Identity);
         let plugin_ids = plugins.iter().map(|p| p as &dyn ::age::Identity);
         let mut attempt = try_decrypt(enc, natives.chain(earlier).chain(plugin_ids));
 
         let pending = unlocked.attempted.iter().any(|done| !done);
-        if pending && matches!(attempt, Attempt::Header(::age::DecryptError::NoMatchingKeys)) {
+        if pending
+            && matches!(
+                attempt,
+                Attempt::Header(::age::DecryptError::NoMatchingKeys)
+            )
+        {
             let start = unlocked.identities.len();
             self.unlock(enc, &callbacks, &mut unlocked);
             if unlocked.identities.len() > start {
-                let fresh = unlocked.identities[start..].iter().map(|b| b.as_ref() as &dyn ::age::Identity);
+                let fresh = unlocked.identities[start..]
+                    .iter()
+                    .map(|b| b.as_ref() as &dyn ::age::Identity);
                 attempt = try_decrypt(enc, fresh);
             }
         }
@@ -660,8 +700,11 @@ impl Identities {
                     }
                     unlocked.attempted[i] = true;
                     let prompt = format!("Enter passphrase for ssh key '{origin}':");
-                    let Some(pass) = ::age::Callbacks::request_passphrase(callbacks, &prompt) else {
-                        unlocked.errors.push(format!("no passphrase given for ssh key '{origin}'"));
+                    let Some(pass) = ::age::Callbacks::request_passphrase(callbacks, &prompt)
+                    else {
+                        unlocked
+                            .errors
+                            .push(format!("no passphrase given for ssh key '{origin}'"));
                         continue;
                     };
                     match key.decrypt(pass) {
@@ -669,7 +712,9 @@ impl Identities {
                             .identities
                             .push(Box::new(::age::ssh::Identity::Unencrypted(k))),
                         Err(::age::DecryptError::KeyDecryptionFailed) => {
-                            unlocked.errors.push(format!("incorrect passphrase for ssh key '{origin}'"));
+                            unlocked
+                                .errors
+                                .push(format!("incorrect passphrase for ssh key '{origin}'"));
                         }
                         Err(e) => unlocked.errors.push(format!(
                             "failed to decrypt ssh key '{origin}': {}",
@@ -681,7 +726,9 @@ impl Identities {
                     unlocked.attempted[i] = true;
                     let result = ::age::Decryptor::new_buffered(ArmoredReader::new(&data[..]))
                         .ok()
-                        .and_then(|d| ::age::encrypted::EncryptedIdentity::new(d, callbacks.clone(), None))
+                        .and_then(|d| {
+                            ::age::encrypted::EncryptedIdentity::new(d, callbacks.clone(), None)
+                        })
                         .ok_or(::age::DecryptError::InvalidHeader)
                         .and_then(|e| e.decrypt(Some(origin)))
                         .and_then(|file| file.into_identities());
@@ -728,7 +775,8 @@ fn read_secret(mut r: impl Read) -> io::Result<Zeroizing<Vec<u8>>> {
             Err(e) => return Err(e),
         };
         if out.len() + n > out.capacity() {
-            let mut bigger = Zeroizing::new(Vec::with_capacity((out.len() + n).max(out.capacity() * 2)));
+            let mut bigger =
+                Zeroizing::new(Vec::with_capacity((out.len() + n).max(out.capacity() * 2)));
             bigger.extend_from_slice(&out);
             out = bigger; // the old buffer is zeroized on drop
         }
@@ -838,7 +886,13 @@ impl<'a> SshReader<'a> {
 const BECH32_CHARSET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 
 fn bech32_polymod(values: impl Iterator<Item = u8>) -> u32 {
-    const GEN: [u32; 5] = [0x3b6a_57b2, 0x2650_8e6d, 0x1ea1_19fa, 0x3d42_33dd, 0x2a14_62b3];
+    const GEN: [u32; 5] = [
+        0x3b6a_57b2,
+        0x2650_8e6d,
+        0x1ea1_19fa,
+        0x3d42_33dd,
+        0x2a14_62b3,
+    ];
     let mut chk: u32 = 1;
     for v in values {
         let top = chk >> 25;
@@ -882,7 +936,9 @@ fn bech32_encode_upper(hrp: &str, data: &[u8]) -> Zeroizing<String> {
         out.push(char::from(BECH32_CHARSET[usize::from(v)]));
     }
     for i in 0..6 {
-        out.push(char::from(BECH32_CHARSET[((poly >> (5 * (5 - i))) & 31) as usize]));
+        out.push(char::from(
+            BECH32_CHARSET[((poly >> (5 * (5 - i))) & 31) as usize],
+        ));
     }
     out.make_ascii_uppercase();
     out
@@ -896,7 +952,8 @@ fn describe_decrypt_error(e: &::age::DecryptError) -> String {
     use ::age::DecryptError as D;
     match e {
         D::NoMatchingKeys => {
-            "identity did not match any of the recipients: incorrect identity for recipient block".into()
+            "identity did not match any of the recipients: incorrect identity for recipient block"
+                .into()
         }
         D::DecryptionFailed => "decryption failed".into(),
         D::InvalidHeader => "failed to read header: invalid header".into(),
@@ -946,6 +1003,7 @@ impl fmt::Display for UnsupportedDisplay<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ::age::secrecy::ExposeSecret;
     use std::path::{Path, PathBuf};
     use std::process::Command;
 
@@ -994,7 +1052,8 @@ mod tests {
     }
 
     fn key_file_ids(name: &str) -> Identities {
-        let text = Zeroizing::new(std::fs::read_to_string(format!("{INTEROP}/keys/{name}")).unwrap());
+        let text =
+            Zeroizing::new(std::fs::read_to_string(format!("{INTEROP}/keys/{name}")).unwrap());
         let mut ids = Identities::new();
         assert_eq!(ids.add_key_text(&text, name).unwrap(), 1);
         ids
@@ -1003,7 +1062,8 @@ mod tests {
     fn ssh_keygen(dir: &Path, kind: &str, passphrase: &str) -> Option<(Vec<u8>, String)> {
         let path = dir.join(format!("id_{kind}"));
         let mut cmd = Command::new("ssh-keygen");
-        cmd.args(["-q", "-t", kind, "-N", passphrase, "-C", "test", "-f"]).arg(&path);
+        cmd.args(["-q", "-t", kind, "-N", passphrase, "-C", "test", "-f"])
+            .arg(&path);
         if kind == "rsa" {
             cmd.args(["-b", "2048"]);
         }
@@ -1056,7 +1116,10 @@ mod tests {
         let err = ids.unwrap(&enc).unwrap_err();
         assert!(matches!(err, AgeError::Decrypt { .. }), "{err}");
         let msg = err.to_string();
-        assert!(msg.starts_with("failed to create reader for decrypting sops data key with age:"), "{msg}");
+        assert!(
+            msg.starts_with("failed to create reader for decrypting sops data key with age:"),
+            "{msg}"
+        );
         assert!(msg.contains("did not match any of the recipients"), "{msg}");
         assert!(!msg.contains("AGE-SECRET-KEY"), "{msg}");
     }
@@ -1064,7 +1127,9 @@ mod tests {
     #[test]
     fn unwrap_with_two_key_file() {
         let enc = vector_enc("yaml-basic.yaml");
-        let text = Zeroizing::new(std::fs::read_to_string(format!("{INTEROP}/keys/key1+key2.txt")).unwrap());
+        let text = Zeroizing::new(
+            std::fs::read_to_string(format!("{INTEROP}/keys/key1+key2.txt")).unwrap(),
+        );
         let mut ids = Identities::new();
         assert_eq!(ids.add_key_text(&text, "key1+key2.txt").unwrap(), 2);
         assert_eq!(ids.unwrap(&enc).unwrap().len(), 32);
@@ -1099,7 +1164,11 @@ mod tests {
             .arg(dir.join("enc.age"))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(out.stdout, data_key);
 
         // And the other way round: Go age's armored output decrypts here.
@@ -1113,7 +1182,10 @@ mod tests {
         assert!(out.status.success());
         let mut ids = Identities::new();
         ids.add_key_text(&secret, "generated").unwrap();
-        assert_eq!(&ids.unwrap(&String::from_utf8(out.stdout).unwrap()).unwrap()[..], &data_key[..]);
+        assert_eq!(
+            &ids.unwrap(&String::from_utf8(out.stdout).unwrap()).unwrap()[..],
+            &data_key[..]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -1127,7 +1199,8 @@ mod tests {
         let enc = wrap(&public, &data_key).unwrap();
         assert!(enc.ends_with(&format!("{ARMOR_END}\n")));
         let mut ids = Identities::new();
-        ids.add_ssh_key(&pem, "SOPS_AGE_SSH_PRIVATE_KEY_FILE=test").unwrap();
+        ids.add_ssh_key(&pem, "SOPS_AGE_SSH_PRIVATE_KEY_FILE=test")
+            .unwrap();
         assert_eq!(ids.len(), 1);
         assert_eq!(&ids.unwrap(&enc).unwrap()[..], &data_key[..]);
 
@@ -1141,7 +1214,11 @@ mod tests {
                 .arg(dir.join("enc.age"))
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             assert_eq!(out.stdout, data_key);
         }
         let _ = std::fs::remove_dir_all(&dir);
@@ -1177,10 +1254,20 @@ mod tests {
         let ed_pub = &blob[blob.len() - 32..];
         let script = "import sys\np=2**255-19\ny=int.from_bytes(bytes.fromhex(sys.argv[1]),'little')&((1<<255)-1)\nu=(1+y)*pow(1-y,p-2,p)%p\nprint(u.to_bytes(32,'little').hex())";
         let ed_hex: String = ed_pub.iter().map(|b| format!("{b:02x}")).collect();
-        if let Ok(out) = Command::new("python3").args(["-c", script, &ed_hex]).output() {
-            if out.status.success() {
+        if let Ok(out) = Command::new("python3")
+            .args(["-c", script, &ed_hex])
+            .output()
+        {
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            {
                 let u_hex = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-                let u: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&u_hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+                let u: Vec<u8> = (0..32)
+                    .map(|i| u8::from_str_radix(&u_hex[2 * i..2 * i + 2], 16).unwrap())
+                    .collect();
                 let expected = bech32_encode_upper("age", &u).to_ascii_lowercase();
                 assert_eq!(derived_recipient, expected);
             }
@@ -1200,7 +1287,9 @@ mod tests {
             return;
         };
         let mut ids = Identities::new();
-        let err = ids.add_ssh_key(&pem, "/home/u/.ssh/id_ed25519").unwrap_err();
+        let err = ids
+            .add_ssh_key(&pem, "/home/u/.ssh/id_ed25519")
+            .unwrap_err();
         assert!(matches!(err, AgeError::EncryptedSshKey { .. }));
         assert!(err.to_string().contains("passphrase-protected"), "{err}");
         assert_eq!(ids.load_errors().len(), 1);
@@ -1244,7 +1333,10 @@ mod tests {
         let mut ids = Identities::with_prompter(bad);
         ids.add_ssh_key(&pem, "id_ed25519").unwrap();
         let msg = ids.unwrap(&enc).unwrap_err().to_string();
-        assert!(msg.contains("incorrect passphrase for ssh key 'id_ed25519'"), "{msg}");
+        assert!(
+            msg.contains("incorrect passphrase for ssh key 'id_ed25519'"),
+            "{msg}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
         let _ = std::fs::remove_dir_all(&other_dir);
     }
@@ -1257,16 +1349,26 @@ mod tests {
         let mut file = Vec::new();
         let armored = ArmoredWriter::wrap_output(&mut file, Format::AsciiArmor).unwrap();
         let mut w = encryptor.wrap_output(armored).unwrap();
-        w.write_all(format!("# key\n{}\n", &*secret).as_bytes()).unwrap();
+        w.write_all(format!("# key\n{}\n", &*secret).as_bytes())
+            .unwrap();
         w.finish().unwrap().finish().unwrap();
 
         let mut plain = Identities::new();
-        let err = plain.add_key_bytes(&file, "SOPS_AGE_KEY_FILE=/k.age").unwrap_err();
-        assert!(matches!(err, AgeError::EncryptedIdentityFile { .. }), "{err}");
+        let err = plain
+            .add_key_bytes(&file, "SOPS_AGE_KEY_FILE=/k.age")
+            .unwrap_err();
+        assert!(
+            matches!(err, AgeError::EncryptedIdentityFile { .. }),
+            "{err}"
+        );
 
         let prompter = Arc::new(FixedPassphrase("correct horse", Default::default()));
         let mut ids = Identities::with_prompter(prompter.clone());
-        assert_eq!(ids.add_key_bytes(&file, "SOPS_AGE_KEY_FILE=/k.age").unwrap(), 1);
+        assert_eq!(
+            ids.add_key_bytes(&file, "SOPS_AGE_KEY_FILE=/k.age")
+                .unwrap(),
+            1
+        );
         let enc = wrap(&recipient, &[4u8; 32]).unwrap();
         assert_eq!(&ids.unwrap(&enc).unwrap()[..], &[4u8; 32][..]);
         assert_eq!(&ids.unwrap(&enc).unwrap()[..], &[4u8; 32][..]);
@@ -1299,12 +1401,17 @@ mod tests {
         let broken = &s1[..s1.len() - 3];
         let text = format!("{}\n# c\n{broken}\n", &*s1);
         let mut ids = Identities::new();
-        let err = ids.add_key_text(&text, "SOPS_AGE_KEY_FILE=/tmp/keys.txt").unwrap_err();
+        let err = ids
+            .add_key_text(&text, "SOPS_AGE_KEY_FILE=/tmp/keys.txt")
+            .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("SOPS_AGE_KEY_FILE=/tmp/keys.txt"), "{msg}");
         assert!(msg.contains("line 3"), "{msg}");
         assert!(!msg.contains(broken), "{msg}");
-        assert!(!msg.to_ascii_uppercase().contains("AGE-SECRET-KEY-1"), "{msg}");
+        assert!(
+            !msg.to_ascii_uppercase().contains("AGE-SECRET-KEY-1"),
+            "{msg}"
+        );
         assert!(ids.is_empty(), "the whole source is rejected");
         assert_eq!(ids.load_errors(), &[msg]);
 
@@ -1320,10 +1427,17 @@ mod tests {
     fn no_identities_error_has_sops_context() {
         let mut ids = Identities::new();
         ids.add_load_error("failed to open SOPS_AGE_KEY_FILE file: /x: no such file");
-        for loc in ["SOPS_AGE_SSH_PRIVATE_KEY_FILE", "/h/.ssh/id_ed25519", "SOPS_AGE_KEY"] {
+        for loc in [
+            "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+            "/h/.ssh/id_ed25519",
+            "SOPS_AGE_KEY",
+        ] {
             ids.add_unused_location(loc);
         }
-        let msg = ids.unwrap(&vector_enc("yaml-basic.yaml")).unwrap_err().to_string();
+        let msg = ids
+            .unwrap(&vector_enc("yaml-basic.yaml"))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             msg,
             "failed to load age identities. Errors while loading age identities: failed to open \
@@ -1339,7 +1453,10 @@ mod tests {
         ids.add_key_text(&secret, "SOPS_AGE_KEY").unwrap();
         let dbg = format!("{ids:?} {ids:#?}");
         assert!(dbg.contains("len: 1"), "{dbg}");
-        assert!(!dbg.to_ascii_uppercase().contains("AGE-SECRET-KEY"), "{dbg}");
+        assert!(
+            !dbg.to_ascii_uppercase().contains("AGE-SECRET-KEY"),
+            "{dbg}"
+        );
         assert!(!dbg.contains(&secret[16..40]), "{dbg}");
     }
 
@@ -1348,13 +1465,34 @@ mod tests {
         let (_, r, _) = generated();
         assert!(parse_recipient(&r).is_ok());
         assert!(parse_recipient(&format!(" {r}\n")).is_ok());
-        assert!(matches!(parse_recipient("pgp:ABC"), Err(AgeError::UnknownRecipient(_))));
+        assert!(matches!(
+            parse_recipient("pgp:ABC"),
+            Err(AgeError::UnknownRecipient(_))
+        ));
         let err = parse_recipient(&r[..r.len() - 1]).err().unwrap();
-        assert!(matches!(err, AgeError::InvalidRecipient { kind: KIND_X25519, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                AgeError::InvalidRecipient {
+                    kind: KIND_X25519,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         // A plugin recipient whose binary is not installed.
         let plugin_r = bech32_encode_upper("age1nosuchplugin", &[1u8; 20]).to_ascii_lowercase();
         let err = parse_recipient(&plugin_r).err().unwrap();
-        assert!(matches!(err, AgeError::InvalidRecipient { kind: KIND_PLUGIN, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                AgeError::InvalidRecipient {
+                    kind: KIND_PLUGIN,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(err.to_string().contains("age-plugin-nosuchplugin"), "{err}");
         assert!(matches!(
             parse_recipient("ssh-ed25519 AAAAnotbase64!"),
