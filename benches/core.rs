@@ -38,7 +38,10 @@ fn bench(c: &mut Criterion) {
     let mut age = Identities::new();
     age.add_key_text(KEY, "bench").unwrap();
     let sources = KeySources { age };
-    for (name, fmt, make) in [("yaml", Format::Yaml, yaml as fn(usize) -> String), ("json", Format::Json, json)] {
+    for (name, fmt, make) in [
+        ("yaml", Format::Yaml, yaml as fn(usize) -> String),
+        ("json", Format::Json, json),
+    ] {
         let mut g = c.benchmark_group(name);
         g.sample_size(10);
         for leaves in [1_000usize, 10_000] {
@@ -47,7 +50,9 @@ fn bench(c: &mut Criterion) {
             g.bench_with_input(BenchmarkId::new("encrypt", leaves), &plain, |b, p| {
                 b.iter(|| sops_rs::encrypt(p.as_bytes(), fmt, &opts).unwrap())
             });
-            let enc = sops_rs::encrypt(plain.as_bytes(), fmt, &opts).unwrap().bytes;
+            let enc = sops_rs::encrypt(plain.as_bytes(), fmt, &opts)
+                .unwrap()
+                .bytes;
             g.bench_with_input(BenchmarkId::new("decrypt", leaves), &enc, |b, e| {
                 b.iter(|| sops_rs::decrypt(e, fmt, &sources, &DecryptOptions::default()).unwrap())
             });

@@ -10,7 +10,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     age.add_key_text(&std::fs::read_to_string(key)?, key)?;
     let input = std::fs::read(file)?;
     let format = Format::from_path(file.as_ref());
-    let out = decrypt(&input, format, &KeySources { age }, &DecryptOptions::default())?;
+    let out = decrypt(
+        &input,
+        format,
+        &KeySources { age },
+        &DecryptOptions::default(),
+    )?;
     print!("{}", String::from_utf8_lossy(&out.bytes));
     Ok(())
 }

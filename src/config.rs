@@ -51,7 +51,12 @@ fn text(m: &Meta) -> Option<&str> {
 fn key_list(m: Option<&Meta>) -> Vec<String> {
     let mut out = Vec::new();
     let mut add = |s: &str| {
-        out.extend(s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from));
+        out.extend(
+            s.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+        );
     };
     match m {
         Some(Meta::Scalar { text, .. }) => add(text),
@@ -67,10 +72,13 @@ impl Config {
     /// # Errors
     /// YAML syntax errors (with line), a bad `path_regex`, more than one selector in a rule.
     pub fn parse(src: &str, name: &str) -> Result<Config> {
-        let tree = crate::format::yaml::parse_tree(src).map_err(|e| Error::Config(format!("{name}: {e}")))?;
+        let tree = crate::format::yaml::parse_tree(src)
+            .map_err(|e| Error::Config(format!("{name}: {e}")))?;
         let mut cfg = Config::default();
         let Some(tree) = tree else { return Ok(cfg) };
-        let Some(Meta::List(rules)) = get(&tree, "creation_rules") else { return Ok(cfg) };
+        let Some(Meta::List(rules)) = get(&tree, "creation_rules") else {
+            return Ok(cfg);
+        };
         for (i, r) in rules.iter().enumerate() {
             let ctx = |m: String| Error::Config(format!("{name}: creation rule {i}: {m}"));
             let mut rule = CreationRule::default();
@@ -89,7 +97,14 @@ impl Config {
                             add_group(m, &mut keys);
                         }
                     }
-                    for t in ["pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault", "hckms"] {
+                    for t in [
+                        "pgp",
+                        "kms",
+                        "gcp_kms",
+                        "azure_keyvault",
+                        "hc_vault",
+                        "hckms",
+                    ] {
                         if get(g, t).is_some() {
                             rule.unsupported.push(t.to_string());
                         }
@@ -98,8 +113,18 @@ impl Config {
                     rule.groups.push(keys);
                 }
             } else {
-                let keys: Vec<KeySpec> = key_list(get(r, "age")).into_iter().map(KeySpec::Age).collect();
-                for t in ["pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hckms"] {
+                let keys: Vec<KeySpec> = key_list(get(r, "age"))
+                    .into_iter()
+                    .map(KeySpec::Age)
+                    .collect();
+                for t in [
+                    "pgp",
+                    "kms",
+                    "gcp_kms",
+                    "azure_keyvault",
+                    "hc_vault_transit_uri",
+                    "hckms",
+                ] {
                     if get(r, t).is_some() {
                         rule.unsupported.push(t.to_string());
                     }
@@ -109,11 +134,16 @@ impl Config {
                 }
             }
             if let Some(t) = get(r, "shamir_threshold").and_then(text) {
-                rule.shamir_threshold = Some(t.parse().map_err(|_| ctx("shamir_threshold is not a number".into()))?);
+                rule.shamir_threshold = Some(
+                    t.parse()
+                        .map_err(|_| ctx("shamir_threshold is not a number".into()))?,
+                );
             }
             rule.mac_only_encrypted = get(r, "mac_only_encrypted").and_then(text) == Some("true");
-            let pairs: Vec<(&'static str, Option<&str>)> =
-                SELECTORS.iter().map(|k| (*k, get(r, k).and_then(text))).collect();
+            let pairs: Vec<(&'static str, Option<&str>)> = SELECTORS
+                .iter()
+                .map(|k| (*k, get(r, k).and_then(text)))
+                .collect();
             rule.selector = crate::select::at_most_one(&pairs).map_err(|e| ctx(e.to_string()))?;
             cfg.creation_rules.push(rule);
         }
@@ -141,13 +171,28 @@ mod tests {
         )
         .unwrap();
         let r = c.rule_for("secret/x.yaml").unwrap();
-        assert_eq!(r.groups, vec![vec![KeySpec::Age("age1a".into()), KeySpec::Age("age1b".into())]]);
+        assert_eq!(
+            r.groups,
+            vec![vec![
+                KeySpec::Age("age1a".into()),
+                KeySpec::Age("age1b".into())
+            ]]
+        );
         assert!(r.selector.is_some());
-        assert_eq!(c.rule_for("other.json").unwrap().groups, vec![vec![KeySpec::Age("age1c".into())]]);
+        assert_eq!(
+            c.rule_for("other.json").unwrap().groups,
+            vec![vec![KeySpec::Age("age1c".into())]]
+        );
     }
 
     #[test]
     fn two_selectors_is_an_error() {
-        assert!(Config::parse("creation_rules:\n  - encrypted_regex: a\n    unencrypted_suffix: b\n", "t").is_err());
+        assert!(
+            Config::parse(
+                "creation_rules:\n  - encrypted_regex: a\n    unencrypted_suffix: b\n",
+                "t"
+            )
+            .is_err()
+        );
     }
 }

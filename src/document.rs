@@ -52,7 +52,12 @@ fn utf8(input: &[u8]) -> Result<&str> {
     std::str::from_utf8(input).map_err(|e| {
         let pos = e.valid_up_to();
         let line = input[..pos].iter().filter(|b| **b == b'\n').count() + 1;
-        Error::Syntax { what: "invalid text", line, col: 1, msg: "the file is not valid UTF-8".into() }
+        Error::Syntax {
+            what: "invalid text",
+            line,
+            col: 1,
+            msg: "the file is not valid UTF-8".into(),
+        }
     })
 }
 
@@ -72,7 +77,11 @@ pub fn encrypt(input: &[u8], format: Format, opts: &EncryptOptions) -> Result<Ou
         shamir_threshold: threshold,
         lastmodified: opts.now.clone(),
         mac: String::new(),
-        selector: if format == Format::Binary { Selector::default() } else { opts.selector.clone() },
+        selector: if format == Format::Binary {
+            Selector::default()
+        } else {
+            opts.selector.clone()
+        },
         mac_only_encrypted: opts.mac_only_encrypted,
         version: SOPS_VERSION.into(),
         preserved: None,
@@ -117,7 +126,10 @@ pub fn encrypt(input: &[u8], format: Format, opts: &EncryptOptions) -> Result<Ou
                 }
                 if d.insert_at == src.len() && !src.is_empty() && !src.ends_with('\n') {
                     // no final newline: keep it that way, so decrypting restores the file exactly
-                    edits.push(Edit::insert(d.insert_at, format!("\n{}", block.trim_end_matches('\n'))));
+                    edits.push(Edit::insert(
+                        d.insert_at,
+                        format!("\n{}", block.trim_end_matches('\n')),
+                    ));
                 } else {
                     edits.push(Edit::insert(d.insert_at, block.clone()));
                 }
@@ -149,13 +161,19 @@ pub fn encrypt(input: &[u8], format: Format, opts: &EncryptOptions) -> Result<Ou
 
 fn finish_mac(cipher: &Cipher, meta: &mut Metadata, mac: Mac) -> Result<()> {
     let hex = zeroize::Zeroizing::new(mac.finish());
-    meta.mac = cipher.encrypt_bytes(hex.as_bytes(), "str", &meta.lastmodified)?.to_text();
+    meta.mac = cipher
+        .encrypt_bytes(hex.as_bytes(), "str", &meta.lastmodified)?
+        .to_text();
     Ok(())
 }
 
 const PRESERVED_AAD: &str = "sops-rs:preserved:";
 
-fn seal_preserved(cipher: &Cipher, map: &BTreeMap<String, String>, lastmodified: &str) -> Result<Option<String>> {
+fn seal_preserved(
+    cipher: &Cipher,
+    map: &BTreeMap<String, String>,
+    lastmodified: &str,
+) -> Result<Option<String>> {
     if map.is_empty() {
         return Ok(None);
     }
@@ -170,21 +188,39 @@ fn seal_preserved(cipher: &Cipher, map: &BTreeMap<String, String>, lastmodified:
     }
     s.push('}');
     let s = zeroize::Zeroizing::new(s);
-    Ok(Some(cipher.encrypt_bytes(s.as_bytes(), "str", &format!("{PRESERVED_AAD}{lastmodified}"))?.to_text()))
+    Ok(Some(
+        cipher
+            .encrypt_bytes(
+                s.as_bytes(),
+                "str",
+                &format!("{PRESERVED_AAD}{lastmodified}"),
+            )?
+            .to_text(),
+    ))
 }
 
 fn open_preserved(cipher: &mut Cipher, meta: &Metadata) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let Some(tok) = meta.preserved.as_deref().and_then(Token::parse).and_then(|r| r.ok()) else {
+    let Some(tok) = meta
+        .preserved
+        .as_deref()
+        .and_then(Token::parse)
+        .and_then(|r| r.ok())
+    else {
         return out;
     };
     // A record that does not authenticate is ignored: values then render as sops renders
     // them, which changes formatting only, never data.
-    let Ok(plain) = cipher.decrypt_bytes(&tok, &format!("{PRESERVED_AAD}{}", meta.lastmodified)) else {
+    let Ok(plain) = cipher.decrypt_bytes(&tok, &format!("{PRESERVED_AAD}{}", meta.lastmodified))
+    else {
         return out;
     };
-    let Ok(text) = std::str::from_utf8(&plain) else { return out };
-    if let Ok(Some(jsonc_parser::JsonValue::Object(o))) = jsonc_parser::parse_to_value(text, &Default::default()) {
+    let Ok(text) = std::str::from_utf8(&plain) else {
+        return out;
+    };
+    if let Ok(Some(jsonc_parser::JsonValue::Object(o))) =
+        jsonc_parser::parse_to_value(text, &Default::default())
+    {
         for (k, v) in o.into_iter() {
             if let jsonc_parser::JsonValue::String(s) = v {
                 out.insert(k.to_string(), s.to_string());
@@ -204,10 +240,22 @@ struct Encrypter<'c> {
 
 impl<'c> Encrypter<'c> {
     fn new(cipher: &'c Cipher, mac_only: bool) -> Self {
-        Encrypter { cipher, mac: Mac::new(mac_only), preserved: BTreeMap::new(), tokens: Vec::new() }
+        Encrypter {
+            cipher,
+            mac: Mac::new(mac_only),
+            preserved: BTreeMap::new(),
+            tokens: Vec::new(),
+        }
     }
 
-    fn leaves(&mut self, src: &str, leaves: &[Leaf], sel: &Selector, fmt: Format, indent: usize) -> Result<Vec<Edit>> {
+    fn leaves(
+        &mut self,
+        src: &str,
+        leaves: &[Leaf],
+        sel: &Selector,
+        fmt: Format,
+        indent: usize,
+    ) -> Result<Vec<Edit>> {
         let mut edits = Vec::new();
         for leaf in leaves {
             self.tokens.push(None);
@@ -219,10 +267,14 @@ impl<'c> Encrypter<'c> {
             if !encrypted || v.is_empty() {
                 continue;
             }
-            if let Value::Float(f) = v {
-                if fmt == Format::Json && !f.is_finite() {
-                    return Err(Error::Unsupported(format!("non-finite number at {}", display_path(&leaf.path))));
-                }
+            if let Value::Float(f) = v
+                && fmt == Format::Json
+                && !f.is_finite()
+            {
+                return Err(Error::Unsupported(format!(
+                    "non-finite number at {}",
+                    display_path(&leaf.path)
+                )));
             }
             let token = self.cipher.encrypt(v, &leaf.aad())?;
             let ttext = token.to_text();
@@ -232,7 +284,12 @@ impl<'c> Encrypter<'c> {
             }
             let original = &src[leaf.span.clone()];
             let (range, text, canonical, orig) = match fmt {
-                Format::Json => (leaf.span.clone(), format!("\"{ttext}\""), json_render(v).ok(), original.to_string()),
+                Format::Json => (
+                    leaf.span.clone(),
+                    format!("\"{ttext}\""),
+                    json_render(v).ok(),
+                    original.to_string(),
+                ),
                 _ => yaml_edit(src, leaf, v, &ttext, indent),
             };
             if canonical.as_deref() != Some(orig.as_str()) {
@@ -245,7 +302,12 @@ impl<'c> Encrypter<'c> {
 
     /// Expand aliases whose copies hold encrypted values: sops reads an alias as a copy,
     /// whose values it decrypts with the copy's own path.
-    fn aliases(&mut self, src: &str, p: &yaml::Parsed, warnings: &mut Vec<String>) -> Result<Vec<Edit>> {
+    fn aliases(
+        &mut self,
+        src: &str,
+        p: &yaml::Parsed,
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<Edit>> {
         let mut edits = Vec::new();
         for a in &p.aliases {
             if !a.leaves.clone().any(|i| self.tokens[i].is_some()) {
@@ -281,11 +343,14 @@ impl<'c> Encrypter<'c> {
             ));
             // remember the alias, so our decrypt can put it back: keyed by the expansion's
             // first token, with the token's offset in the expansion and the expansion's length
-            if let Some((off, t)) = first_token {
-                if let Some(Ok(tok)) = Token::parse(&t) {
-                    let raw = &src[a.span.clone()];
-                    self.preserved.insert(format!("a:{}", tok.id()), format!("{off}:{}:{raw}", out.len()));
-                }
+            if let Some((off, t)) = first_token
+                && let Some(Ok(tok)) = Token::parse(&t)
+            {
+                let raw = &src[a.span.clone()];
+                self.preserved.insert(
+                    format!("a:{}", tok.id()),
+                    format!("{off}:{}:{raw}", out.len()),
+                );
             }
             edits.push(Edit::new(a.span.clone(), out));
         }
@@ -301,14 +366,26 @@ fn flow_plain(v: &Value) -> String {
         Value::Int(i) => i.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Float(f) if f.is_nan() => ".nan".into(),
-        Value::Float(f) if f.is_infinite() => if *f > 0.0 { ".inf".into() } else { "-.inf".into() },
+        Value::Float(f) if f.is_infinite() => {
+            if *f > 0.0 {
+                ".inf".into()
+            } else {
+                "-.inf".into()
+            }
+        }
         Value::Float(f) => format!("{f:?}"),
     }
 }
 
 /// The YAML edit for one encrypted leaf: (range, new text, sops' rendering as our decrypt
 /// would produce it without a preservation record, the original text of that range).
-fn yaml_edit(src: &str, leaf: &Leaf, v: &Value, token: &str, indent: usize) -> (Range<usize>, String, Option<String>, String) {
+fn yaml_edit(
+    src: &str,
+    leaf: &Leaf,
+    v: &Value,
+    token: &str,
+    indent: usize,
+) -> (Range<usize>, String, Option<String>, String) {
     let c = &leaf.ctx;
     if let Value::Comment(text) = v {
         if c.seq_comment {
@@ -316,9 +393,19 @@ fn yaml_edit(src: &str, leaf: &Leaf, v: &Value, token: &str, indent: usize) -> (
             let dash_col = c.seq_col;
             let range = c.line_start..leaf.span.end;
             let canonical = format!("{}#{text}", " ".repeat(dash_col));
-            return (range.clone(), format!("{}- {token}", " ".repeat(dash_col)), Some(canonical), src[range].to_string());
+            return (
+                range.clone(),
+                format!("{}- {token}", " ".repeat(dash_col)),
+                Some(canonical),
+                src[range].to_string(),
+            );
         }
-        return (leaf.span.clone(), format!("#{token}"), Some(format!("#{text}")), src[leaf.span.clone()].to_string());
+        return (
+            leaf.span.clone(),
+            format!("#{token}"),
+            Some(format!("#{text}")),
+            src[leaf.span.clone()].to_string(),
+        );
     }
     let wrapper = match (c.quote, c.in_flow) {
         (b'"', _) => b'"',
@@ -331,14 +418,28 @@ fn yaml_edit(src: &str, leaf: &Leaf, v: &Value, token: &str, indent: usize) -> (
         _ => token.to_string(),
     };
     let canonical = yaml_value_rendering(v, wrapper, c, indent);
-    (leaf.span.clone(), text, Some(canonical), src[leaf.span.clone()].to_string())
+    (
+        leaf.span.clone(),
+        text,
+        Some(canonical),
+        src[leaf.span.clone()].to_string(),
+    )
 }
 
 /// How a decrypted value is rendered in place of a YAML token written with `wrapper` quotes.
 /// `indent` is the document's indentation unit (sops writes 4, its default).
-fn yaml_value_rendering(v: &Value, wrapper: u8, c: &crate::format::LeafCtx, indent: usize) -> String {
+fn yaml_value_rendering(
+    v: &Value,
+    wrapper: u8,
+    c: &crate::format::LeafCtx,
+    indent: usize,
+) -> String {
     let i = indent.clamp(2, 9);
-    let n = if c.in_seq { c.col + 2 } else { i * ((c.col + i) / i) };
+    let n = if c.in_seq {
+        c.col + 2
+    } else {
+        i * ((c.col + i) / i)
+    };
     match (wrapper, v) {
         (b'"', Value::Str(s)) => yaml_double_quoted(s),
         (b'\'', Value::Str(s)) if c.in_flow => {
@@ -346,7 +447,11 @@ fn yaml_value_rendering(v: &Value, wrapper: u8, c: &crate::format::LeafCtx, inde
             let plain = yaml_render(v, i, n);
             let safe = !plain.starts_with(['\'', '"', '|', '>'])
                 && !plain.contains([',', '[', ']', '{', '}', '\n']);
-            if safe { plain } else { yaml_single_quoted(s).unwrap_or_else(|| yaml_double_quoted(s)) }
+            if safe {
+                plain
+            } else {
+                yaml_single_quoted(s).unwrap_or_else(|| yaml_double_quoted(s))
+            }
         }
         (b'\'', Value::Str(s)) => yaml_single_quoted(s).unwrap_or_else(|| yaml_double_quoted(s)),
         _ => yaml_render(v, i, n),
@@ -358,7 +463,12 @@ fn yaml_value_rendering(v: &Value, wrapper: u8, c: &crate::format::LeafCtx, inde
 /// # Errors
 /// Missing metadata, no usable key, a value that fails authentication (its path is named),
 /// a MAC mismatch.
-pub fn decrypt(input: &[u8], format: Format, sources: &KeySources, opts: &DecryptOptions) -> Result<Output> {
+pub fn decrypt(
+    input: &[u8],
+    format: Format,
+    sources: &KeySources,
+    opts: &DecryptOptions,
+) -> Result<Output> {
     let warnings = Vec::new();
     match format {
         Format::Binary => {
@@ -366,20 +476,32 @@ pub fn decrypt(input: &[u8], format: Format, sources: &KeySources, opts: &Decryp
             let p = json::parse(src).map_err(|_| Error::MetadataNotFound)?;
             let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
             let mut cipher = Cipher::new(keys::unwrap(&meta, sources)?);
-            let data = p.data_member.map(|i| &p.leaves[i]).ok_or_else(|| Error::BadMetadata("binary file has no data entry".into()))?;
+            let data = p
+                .data_member
+                .map(|i| &p.leaves[i])
+                .ok_or_else(|| Error::BadMetadata("binary file has no data entry".into()))?;
             let Some(Value::Str(s)) = &data.value else {
                 return Err(Error::NotAString("[\"data\"]".into()));
             };
             let plain = if s.is_empty() {
                 zeroize::Zeroizing::new(Vec::new())
             } else {
-                let tok = Token::parse(s).ok_or(Error::Token(crate::crypto::leaf::TokenError::Format))??;
-                cipher.decrypt_bytes(&tok, "data:").map_err(|e| Error::Value { path: "[\"data\"]".into(), source: Box::new(e) })?
+                let tok = Token::parse(s)
+                    .ok_or(Error::Token(crate::crypto::leaf::TokenError::Format))??;
+                cipher
+                    .decrypt_bytes(&tok, "data:")
+                    .map_err(|e| Error::Value {
+                        path: "[\"data\"]".into(),
+                        source: Box::new(e),
+                    })?
             };
             let mut mac = Mac::new(meta.mac_only_encrypted);
             mac.add_bytes(&plain);
             check_mac(&mut cipher, &meta, mac, opts)?;
-            Ok(Output { bytes: plain.to_vec(), warnings })
+            Ok(Output {
+                bytes: plain.to_vec(),
+                warnings,
+            })
         }
         Format::Yaml => {
             let src = utf8(input)?;
@@ -387,17 +509,31 @@ pub fn decrypt(input: &[u8], format: Format, sources: &KeySources, opts: &Decryp
             let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
             let mut cipher = Cipher::new(keys::unwrap(&meta, sources)?);
             let preserved = open_preserved(&mut cipher, &meta);
-            let (mut edits, mac, values) = decrypt_leaves(src, p.indent, &p.leaves, &meta, &mut cipher, &preserved, Format::Yaml)?;
+            let (mut edits, mac, values) = decrypt_leaves(
+                src,
+                p.indent,
+                &p.leaves,
+                &meta,
+                &mut cipher,
+                &preserved,
+                Format::Yaml,
+            )?;
             check_mac(&mut cipher, &meta, mac, opts)?;
             if let Some(path) = &opts.extract {
-                return Ok(Output { bytes: extract(&p.leaves, &values, path)?, warnings });
+                return Ok(Output {
+                    bytes: extract(&p.leaves, &values, path)?,
+                    warnings,
+                });
             }
             for d in &p.docs {
                 if let Some(r) = &d.sops_removal {
                     edits.push(Edit::new(r.clone(), ""));
                 }
             }
-            Ok(Output { bytes: splice(input, edits).map_err(Error::Internal)?, warnings })
+            Ok(Output {
+                bytes: splice(input, edits).map_err(Error::Internal)?,
+                warnings,
+            })
         }
         Format::Json => {
             let src = utf8(input)?;
@@ -405,15 +541,29 @@ pub fn decrypt(input: &[u8], format: Format, sources: &KeySources, opts: &Decryp
             let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
             let mut cipher = Cipher::new(keys::unwrap(&meta, sources)?);
             let preserved = open_preserved(&mut cipher, &meta);
-            let (mut edits, mac, values) = decrypt_leaves(src, 0, &p.leaves, &meta, &mut cipher, &preserved, Format::Json)?;
+            let (mut edits, mac, values) = decrypt_leaves(
+                src,
+                0,
+                &p.leaves,
+                &meta,
+                &mut cipher,
+                &preserved,
+                Format::Json,
+            )?;
             check_mac(&mut cipher, &meta, mac, opts)?;
             if let Some(path) = &opts.extract {
-                return Ok(Output { bytes: extract(&p.leaves, &values, path)?, warnings });
+                return Ok(Output {
+                    bytes: extract(&p.leaves, &values, path)?,
+                    warnings,
+                });
             }
             if let Some(r) = &p.sops_removal {
                 edits.push(Edit::new(r.clone(), ""));
             }
-            Ok(Output { bytes: splice(input, edits).map_err(Error::Internal)?, warnings })
+            Ok(Output {
+                bytes: splice(input, edits).map_err(Error::Internal)?,
+                warnings,
+            })
         }
     }
 }
@@ -429,7 +579,11 @@ fn check_mac(cipher: &mut Cipher, meta: &Metadata, mac: Mac, opts: &DecryptOptio
     let tok = match Token::parse(&meta.mac) {
         Some(Ok(t)) => t,
         Some(Err(e)) => return Err(Error::MacDecrypt(Box::new(Error::Token(e)))),
-        None => return Err(Error::MacDecrypt(Box::new(Error::Token(crate::crypto::leaf::TokenError::Format)))),
+        None => {
+            return Err(Error::MacDecrypt(Box::new(Error::Token(
+                crate::crypto::leaf::TokenError::Format,
+            ))));
+        }
     };
     let stored = cipher
         .decrypt_bytes(&tok, &go_rfc3339(&meta.lastmodified))
@@ -451,7 +605,9 @@ fn check_mac(cipher: &mut Cipher, meta: &Metadata, mac: Mac, opts: &DecryptOptio
 /// fractional seconds are dropped.
 fn go_rfc3339(s: &str) -> String {
     match (s.find('.'), s.rfind(['Z', '+', '-'])) {
-        (Some(dot), Some(zone)) if dot < zone && s.len() > 19 && dot == 19 => format!("{}{}", &s[..dot], &s[zone..]),
+        (Some(dot), Some(zone)) if dot < zone && s.len() > 19 && dot == 19 => {
+            format!("{}{}", &s[..dot], &s[zone..])
+        }
         _ => s.to_string(),
     }
 }
@@ -494,7 +650,10 @@ fn decrypt_leaves(
         let tok = match text.map(Token::parse) {
             Some(Some(Ok(t))) => t,
             Some(Some(Err(e))) => {
-                return Err(Error::Value { path: display_path(&leaf.path), source: Box::new(Error::Token(e)) });
+                return Err(Error::Value {
+                    path: display_path(&leaf.path),
+                    source: Box::new(Error::Token(e)),
+                });
             }
             // a plaintext comment in an encrypted file (added by hand) stays as it is
             Some(None) if is_comment_leaf => continue,
@@ -515,15 +674,23 @@ fn decrypt_leaves(
                 }
             }
         }
-        let value = value.map_err(|e| Error::Value { path: display_path(&leaf.path), source: Box::new(e) })?;
+        let value = value.map_err(|e| Error::Value {
+            path: display_path(&leaf.path),
+            source: Box::new(e),
+        })?;
         mac.add(&value, true);
         values.push((li, value.clone()));
-        if leaf.ctx.alias || restored.iter().any(|(r, _)| r.start <= leaf.span.start && leaf.span.end <= r.end) {
+        if leaf.ctx.alias
+            || restored
+                .iter()
+                .any(|(r, _)| r.start <= leaf.span.start && leaf.span.end <= r.end)
+        {
             continue;
         }
         let id = tok.id();
         if let Some(raw) = preserved.get(&id) {
-            let range = if matches!(value, Value::Comment(_)) && leaf.ctx.in_seq && !is_comment_leaf {
+            let range = if matches!(value, Value::Comment(_)) && leaf.ctx.in_seq && !is_comment_leaf
+            {
                 leaf.ctx.line_start..leaf.span.end
             } else {
                 leaf.span.clone()
@@ -533,7 +700,9 @@ fn decrypt_leaves(
         }
         match fmt {
             Format::Json => {
-                let r = json_render(&value).map_err(|e| Error::Unsupported(format!("{} at {}", e, display_path(&leaf.path))))?;
+                let r = json_render(&value).map_err(|e| {
+                    Error::Unsupported(format!("{} at {}", e, display_path(&leaf.path)))
+                })?;
                 edits.push(Edit::new(leaf.span.clone(), r));
             }
             _ => {
@@ -541,15 +710,25 @@ fn decrypt_leaves(
                     if !is_comment_leaf && leaf.ctx.in_seq {
                         // `- ENC[...,type:comment]` is a comment line at the dash's column
                         let start = leaf.ctx.line_start;
-                        edits.push(Edit::new(start..leaf.span.end, format!("{}#{text}", " ".repeat(leaf.ctx.col))));
+                        edits.push(Edit::new(
+                            start..leaf.span.end,
+                            format!("{}#{text}", " ".repeat(leaf.ctx.col)),
+                        ));
                         continue;
                     }
                     edits.push(Edit::new(leaf.span.clone(), format!("#{text}")));
                     continue;
                 }
                 let wrapper = leaf.ctx.quote;
-                let wrapper = if wrapper == b'"' || wrapper == b'\'' { wrapper } else { 0 };
-                edits.push(Edit::new(leaf.span.clone(), yaml_value_rendering(&value, wrapper, &leaf.ctx, indent)));
+                let wrapper = if wrapper == b'"' || wrapper == b'\'' {
+                    wrapper
+                } else {
+                    0
+                };
+                edits.push(Edit::new(
+                    leaf.span.clone(),
+                    yaml_value_rendering(&value, wrapper, &leaf.ctx, indent),
+                ));
             }
         }
         let _ = src;
@@ -558,26 +737,45 @@ fn decrypt_leaves(
 }
 
 /// Aliases that our encrypt expanded: (the expansion's byte range, the alias text).
-fn restore_aliases(src: &str, leaves: &[Leaf], preserved: &BTreeMap<String, String>) -> Vec<(Range<usize>, String)> {
+fn restore_aliases(
+    src: &str,
+    leaves: &[Leaf],
+    preserved: &BTreeMap<String, String>,
+) -> Vec<(Range<usize>, String)> {
     let mut out: Vec<(Range<usize>, String)> = Vec::new();
     if !preserved.keys().any(|k| k.starts_with("a:")) {
         return out;
     }
     for leaf in leaves {
-        let Some(Value::Str(s)) = &leaf.value else { continue };
-        let Some(Ok(tok)) = Token::parse(s) else { continue };
-        let Some(rec) = preserved.get(&format!("a:{}", tok.id())) else { continue };
+        let Some(Value::Str(s)) = &leaf.value else {
+            continue;
+        };
+        let Some(Ok(tok)) = Token::parse(s) else {
+            continue;
+        };
+        let Some(rec) = preserved.get(&format!("a:{}", tok.id())) else {
+            continue;
+        };
         let mut parts = rec.splitn(3, ':');
-        let (Some(off), Some(len), Some(raw)) = (parts.next(), parts.next(), parts.next()) else { continue };
-        let (Ok(off), Ok(len)) = (off.parse::<usize>(), len.parse::<usize>()) else { continue };
-        let Some(start) = leaf.span.start.checked_sub(off) else { continue };
+        let (Some(off), Some(len), Some(raw)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let (Ok(off), Ok(len)) = (off.parse::<usize>(), len.parse::<usize>()) else {
+            continue;
+        };
+        let Some(start) = leaf.span.start.checked_sub(off) else {
+            continue;
+        };
         let end = start + len;
         // the expansion must still be there as we wrote it: a collection or a quoted token
         let ok = end <= src.len()
             && src.is_char_boundary(start)
             && src.is_char_boundary(end)
             && leaf.span.end <= end
-            && matches!((src.as_bytes()[start], src.as_bytes()[end - 1]), (b'{', b'}') | (b'[', b']') | (b'"', b'"'))
+            && matches!(
+                (src.as_bytes()[start], src.as_bytes()[end - 1]),
+                (b'{', b'}') | (b'[', b']') | (b'"', b'"')
+            )
             && !out.iter().any(|(r, _)| r.start < end && start < r.end);
         if ok {
             out.push((start..end, raw.to_string()));
@@ -588,10 +786,14 @@ fn restore_aliases(src: &str, leaves: &[Leaf], preserved: &BTreeMap<String, Stri
 
 /// The value at `path`: a string as its raw bytes (no newline), other scalars as text.
 fn extract(leaves: &[Leaf], values: &[(usize, Value)], path: &[PathSeg]) -> Result<Vec<u8>> {
-    let shown = || path.iter().map(|p| match p {
-        PathSeg::Key(k) => format!("[{k:?}]"),
-        PathSeg::Index(i) => format!("[{i}]"),
-    }).collect::<String>();
+    let shown = || {
+        path.iter()
+            .map(|p| match p {
+                PathSeg::Key(k) => format!("[{k:?}]"),
+                PathSeg::Index(i) => format!("[{i}]"),
+            })
+            .collect::<String>()
+    };
     for (i, v) in values {
         if leaves[*i].index_path == path && !v.is_comment() {
             return Ok(match v {
@@ -600,11 +802,20 @@ fn extract(leaves: &[Leaf], values: &[(usize, Value)], path: &[PathSeg]) -> Resu
             });
         }
     }
-    if leaves.iter().any(|l| l.index_path == path && l.value.is_none()) {
+    if leaves
+        .iter()
+        .any(|l| l.index_path == path && l.value.is_none())
+    {
         return Ok(b"null\n".to_vec());
     }
-    if leaves.iter().any(|l| l.index_path.len() > path.len() && l.index_path.starts_with(path)) {
-        return Err(Error::Unsupported(format!("{} is a map or a list: only single values can be extracted yet", shown())));
+    if leaves
+        .iter()
+        .any(|l| l.index_path.len() > path.len() && l.index_path.starts_with(path))
+    {
+        return Err(Error::Unsupported(format!(
+            "{} is a map or a list: only single values can be extracted yet",
+            shown()
+        )));
     }
     Err(Error::PathNotFound(shown()))
 }
@@ -622,13 +833,14 @@ pub fn parse_tree_path(s: &str) -> Result<Vec<PathSeg>> {
             rest = &r[end + 2..];
         } else {
             let end = rest.find(']').ok_or_else(bad)?;
-            out.push(PathSeg::Index(rest[..end].trim().parse().map_err(|_| bad())?));
+            out.push(PathSeg::Index(
+                rest[..end].trim().parse().map_err(|_| bad())?,
+            ));
             rest = &rest[end + 1..];
         }
     }
     Ok(out)
 }
-
 
 /// Current time as sops writes `lastmodified`: RFC 3339, UTC, whole seconds.
 pub fn now_rfc3339() -> String {
@@ -653,7 +865,12 @@ pub fn rfc3339_from_unix(secs: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Metadata only (for `filestatus` and tools): `None` when the file has no sops metadata.
@@ -682,7 +899,11 @@ mod tests {
     fn tree_paths() {
         assert_eq!(
             parse_tree_path("[\"a\"][0][\"b c\"]").unwrap(),
-            vec![PathSeg::Key("a".into()), PathSeg::Index(0), PathSeg::Key("b c".into())]
+            vec![
+                PathSeg::Key("a".into()),
+                PathSeg::Index(0),
+                PathSeg::Key("b c".into())
+            ]
         );
         assert!(parse_tree_path("a.b").is_err());
     }

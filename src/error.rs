@@ -7,22 +7,37 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     #[error("could not read {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("could not write {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{what} at line {line}, column {col}: {msg}")]
-    Syntax { what: &'static str, line: usize, col: usize, msg: String },
+    Syntax {
+        what: &'static str,
+        line: usize,
+        col: usize,
+        msg: String,
+    },
     #[error("{0}")]
     Unsupported(String),
     #[error("sops metadata not found")]
     MetadataNotFound,
     #[error("invalid sops metadata: {0}")]
     BadMetadata(String),
-    #[error("the file already contains a top-level entry called 'sops'; it may already be encrypted")]
+    #[error(
+        "the file already contains a top-level entry called 'sops'; it may already be encrypted"
+    )]
     AlreadyEncrypted,
     #[error("the file is empty: there is nothing to encrypt")]
     Empty,
-    #[error("integer at {0} is too large (Cannot walk value, unknown type: uint64): sops cannot encrypt integers above 2^63-1")]
+    #[error(
+        "integer at {0} is too large (Cannot walk value, unknown type: uint64): sops cannot encrypt integers above 2^63-1"
+    )]
     IntegerTooLarge(String),
     #[error("map keys must be strings: key at {0} is not")]
     NonStringKey(String),

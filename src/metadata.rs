@@ -18,13 +18,19 @@ pub enum Meta {
     Map(Vec<(String, Meta)>),
     List(Vec<Meta>),
     /// A scalar's text; `plain` is false when it was a quoted string in the source.
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Null,
 }
 
 impl Meta {
     pub fn str(s: impl Into<String>) -> Meta {
-        Meta::Scalar { text: s.into(), plain: false }
+        Meta::Scalar {
+            text: s.into(),
+            plain: false,
+        }
     }
 
     fn as_str(&self) -> Option<&str> {
@@ -65,7 +71,9 @@ impl KeyGroup {
 }
 
 /// Key list names sops knows, in its internal order within a group.
-const KEY_TYPES: [&str; 7] = ["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp", "age"];
+const KEY_TYPES: [&str; 7] = [
+    "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp", "age",
+];
 
 #[derive(Clone, Debug)]
 pub struct Metadata {
@@ -112,25 +120,34 @@ impl Metadata {
                 "key_groups" => key_groups = Some(v),
                 "shamir_threshold" => {
                     let s = scalar(v, k)?;
-                    let n = s
-                        .parse::<usize>()
-                        .map_err(|_| Error::BadMetadata("shamir_threshold is not a number".into()))?;
+                    let n = s.parse::<usize>().map_err(|_| {
+                        Error::BadMetadata("shamir_threshold is not a number".into())
+                    })?;
                     shamir_threshold = (n > 0).then_some(n);
                 }
                 "lastmodified" => lastmodified = Some(scalar(v, k)?.to_string()),
                 "mac" => mac = Some(scalar(v, k)?.to_string()),
                 "version" => version = Some(scalar(v, k)?.to_string()),
                 "mac_only_encrypted" => {
-                    mac_only_encrypted = matches!(scalar(v, k)?, "true" | "True" | "TRUE" | "1" | "t" | "T")
+                    mac_only_encrypted =
+                        matches!(scalar(v, k)?, "true" | "True" | "TRUE" | "1" | "t" | "T")
                 }
                 PRESERVED_KEY => preserved = Some(scalar(v, k)?.to_string()),
-                "unencrypted_suffix" | "encrypted_suffix" | "unencrypted_regex" | "encrypted_regex"
-                | "unencrypted_comment_regex" | "encrypted_comment_regex" => {
-                    let key: &'static str = SELECTOR_KEYS.iter().find(|s| **s == k).copied().unwrap_or("");
-                    if let Meta::Scalar { text, .. } = v {
-                        if !text.is_empty() {
-                            selectors.push((key, Some(text.as_str())));
-                        }
+                "unencrypted_suffix"
+                | "encrypted_suffix"
+                | "unencrypted_regex"
+                | "encrypted_regex"
+                | "unencrypted_comment_regex"
+                | "encrypted_comment_regex" => {
+                    let key: &'static str = SELECTOR_KEYS
+                        .iter()
+                        .find(|s| **s == k)
+                        .copied()
+                        .unwrap_or("");
+                    if let Meta::Scalar { text, .. } = v
+                        && !text.is_empty()
+                    {
+                        selectors.push((key, Some(text.as_str())));
                     }
                 }
                 _ => extra.push((k.clone(), v.clone())),
@@ -190,12 +207,24 @@ impl Metadata {
                 .collect();
             top.push(("key_groups".into(), Meta::List(gs)));
             let t = self.shamir_threshold.unwrap_or(self.groups.len());
-            top.push(("shamir_threshold".into(), Meta::Scalar { text: t.to_string(), plain: true }));
+            top.push((
+                "shamir_threshold".into(),
+                Meta::Scalar {
+                    text: t.to_string(),
+                    plain: true,
+                },
+            ));
         }
         top.push(("lastmodified".into(), Meta::str(&self.lastmodified)));
         top.push(("mac".into(), Meta::str(&self.mac)));
         if self.mac_only_encrypted {
-            top.push(("mac_only_encrypted".into(), Meta::Scalar { text: "true".into(), plain: true }));
+            top.push((
+                "mac_only_encrypted".into(),
+                Meta::Scalar {
+                    text: "true".into(),
+                    plain: true,
+                },
+            ));
         }
         top.push((self.selector.key().into(), Meta::str(self.selector.value())));
         if let Some(p) = &self.preserved {
@@ -230,7 +259,9 @@ fn read_keys(ty: &str, v: &Meta, group: &mut KeyGroup) -> Result<()> {
     for item in items {
         if ty == "age" {
             let (Some(r), Some(e)) = (item.get("recipient"), item.get("enc")) else {
-                return Err(Error::BadMetadata("an age entry lacks recipient or enc".into()));
+                return Err(Error::BadMetadata(
+                    "an age entry lacks recipient or enc".into(),
+                ));
             };
             let extra = match item {
                 Meta::Map(es) => es
@@ -303,7 +334,11 @@ fn yaml_needs_quotes(s: &str) -> bool {
         return true;
     }
     let safe = s.bytes().all(|b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'+' | b'=' | b'-' | b'@' | b',' | b'[' | b']' | b'(' | b')')
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'_' | b'.' | b'/' | b'+' | b'=' | b'-' | b'@' | b',' | b'[' | b']' | b'(' | b')'
+            )
     }) && !s.starts_with(['-', '[', ']', ',', '@'])
         || s.starts_with("ENC[");
     if !safe {
@@ -326,7 +361,9 @@ fn yaml_dq(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02X}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02X}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -381,7 +418,11 @@ fn yaml_value(m: &Meta, col: usize, unit: usize, out: &mut String) {
         }
         Meta::Null => out.push_str(" null\n"),
         Meta::Scalar { text, plain } => {
-            if text.contains('\n') && !text.contains('\r') && !text.starts_with(' ') && !text.ends_with(" \n") {
+            if text.contains('\n')
+                && !text.contains('\r')
+                && !text.starts_with(' ')
+                && !text.ends_with(" \n")
+            {
                 // A block scalar keeps armored keys readable, as sops writes them.
                 let body = text.strip_suffix('\n').unwrap_or(text);
                 let chomp = if text.ends_with("\n\n") {
@@ -441,7 +482,9 @@ pub fn json_string(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }

@@ -78,7 +78,11 @@ pub fn go_format_float_f(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
     } else {
         // Rust's Display is the shortest round-trip form and never uses an exponent.
         format!("{v}")
@@ -102,6 +106,9 @@ mod tests {
 
     #[test]
     fn debug_redacts() {
-        assert_eq!(format!("{:?}", Value::Str("hunter2".into())), "Value::str([REDACTED])");
+        assert_eq!(
+            format!("{:?}", Value::Str("hunter2".into())),
+            "Value::str([REDACTED])"
+        );
     }
 }

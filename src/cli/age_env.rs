@@ -24,8 +24,6 @@ pub const SOPS_AGE_SSH_PRIVATE_KEY_FILE: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
 pub const SOPS_AGE_SSH_PRIVATE_KEY_CMD: &str = "SOPS_AGE_SSH_PRIVATE_KEY_CMD";
 /// Set in the environment of the key commands: the recipient being decrypted (sops 3.12).
 pub const SOPS_AGE_RECIPIENT: &str = "SOPS_AGE_RECIPIENT";
-/// Comma-separated recipients for new files (same syntax as `--age`).
-pub const SOPS_AGE_RECIPIENTS: &str = "SOPS_AGE_RECIPIENTS";
 
 /// Gather age identities the way sops does, all sources combined, in this order:
 /// 1. SSH: `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `SOPS_AGE_SSH_PRIVATE_KEY_CMD`, and

@@ -147,7 +147,11 @@ struct Failure {
 
 impl Failure {
     fn new(code: u8, msg: impl Into<String>) -> Self {
-        Failure { msg: msg.into(), code, hint: None }
+        Failure {
+            msg: msg.into(),
+            code,
+            hint: None,
+        }
     }
 
     fn hint(mut self, h: impl Into<String>) -> Self {
@@ -173,10 +177,16 @@ fn fail(file: &str, e: Error) -> Failure {
         _ => code::GENERIC,
     };
     let hint = match &e {
-        Error::MetadataNotFound => Some("the file is not encrypted, or its format was mis-detected: try --input-type"),
+        Error::MetadataNotFound => {
+            Some("the file is not encrypted, or its format was mis-detected: try --input-type")
+        }
         Error::AlreadyEncrypted => Some("decrypt it first, or use `sops-rs edit`"),
-        Error::MacMismatch => Some("if the change was intended, re-encrypt the plaintext; --ignore-mac skips this check"),
-        Error::NoKeys => Some("pass --age RECIPIENT, set SOPS_AGE_RECIPIENTS, or add a creation rule to .sops-rs.yaml"),
+        Error::MacMismatch => Some(
+            "if the change was intended, re-encrypt the plaintext; --ignore-mac skips this check",
+        ),
+        Error::NoKeys => Some(
+            "pass --age RECIPIENT, set SOPS_AGE_RECIPIENTS, or add a creation rule to .sops-rs.yaml",
+        ),
         _ => None,
     };
     let mut f = Failure::new(code, format!("{file}: {e}"));
@@ -202,7 +212,13 @@ pub fn run() -> ExitCode {
 /// Strip terminal control characters from messages (key names come from the file).
 fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() && c != '\n' && c != '\t' { '\u{FFFD}' } else { c })
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -230,7 +246,8 @@ fn env(k: &str) -> Option<String> {
 fn format_of(name: Option<&str>, path: Option<&Path>, flag: &str) -> Result<Format, Failure> {
     match name {
         Some(n) => Format::from_name(n).ok_or_else(|| {
-            Failure::new(code::GENERIC, format!("unknown {flag} '{n}'")).hint("use yaml, json or binary")
+            Failure::new(code::GENERIC, format!("unknown {flag} '{n}'"))
+                .hint("use yaml, json or binary")
         }),
         None => Ok(path.map_or(Format::Binary, Format::from_path)),
     }
@@ -240,8 +257,15 @@ fn format_of(name: Option<&str>, path: Option<&Path>, flag: &str) -> Result<Form
 fn read_input(file: Option<&Path>) -> Result<Vec<u8>, Failure> {
     match file {
         Some(p) => std::fs::read(p).map_err(|e| {
-            let code = if e.kind() == std::io::ErrorKind::NotFound { code::NO_FILE_SPECIFIED } else { code::COULD_NOT_READ_INPUT };
-            Failure::new(code, format!("{}: could not read the file: {e}", p.display()))
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
+                code::NO_FILE_SPECIFIED
+            } else {
+                code::COULD_NOT_READ_INPUT
+            };
+            Failure::new(
+                code,
+                format!("{}: could not read the file: {e}", p.display()),
+            )
         }),
         None => {
             let mut buf = Vec::new();
@@ -254,11 +278,18 @@ fn read_input(file: Option<&Path>) -> Result<Vec<u8>, Failure> {
 }
 
 fn write_output(io: &IoArgs, bytes: &[u8], new_mode: u32) -> Result<(), Failure> {
-    let target = if io.in_place { io.file.clone() } else { io.output.clone() };
+    let target = if io.in_place {
+        io.file.clone()
+    } else {
+        io.output.clone()
+    };
     match target {
         Some(t) => output::write_atomic(&t, bytes, new_mode).map_err(|e| {
-            Failure::new(code::COULD_NOT_WRITE_OUTPUT, format!("{}: could not write: {e}", t.display()))
-                .hint("the original file is unchanged")
+            Failure::new(
+                code::COULD_NOT_WRITE_OUTPUT,
+                format!("{}: could not write: {e}", t.display()),
+            )
+            .hint("the original file is unchanged")
         }),
         None => {
             let mut out = std::io::stdout().lock();
@@ -271,10 +302,16 @@ fn write_output(io: &IoArgs, bytes: &[u8], new_mode: u32) -> Result<(), Failure>
 
 fn check_io(io: &IoArgs) -> Result<(), Failure> {
     if io.in_place && io.output.is_some() {
-        return Err(Failure::new(code::CONFLICTING_PARAMETERS, "--in-place and --output cannot be used together"));
+        return Err(Failure::new(
+            code::CONFLICTING_PARAMETERS,
+            "--in-place and --output cannot be used together",
+        ));
     }
     if io.in_place && io.file.is_none() {
-        return Err(Failure::new(code::CONFLICTING_PARAMETERS, "--in-place needs a file, not stdin"));
+        return Err(Failure::new(
+            code::CONFLICTING_PARAMETERS,
+            "--in-place needs a file, not stdin",
+        ));
     }
     Ok(())
 }
@@ -293,12 +330,11 @@ fn find_config(explicit: &Option<PathBuf>, file: Option<&Path>) -> Option<PathBu
         return Some(p.clone());
     }
     let mut starts = Vec::new();
-    if let Some(f) = file {
-        if let Ok(abs) = std::path::absolute(f) {
-            if let Some(d) = abs.parent() {
-                starts.push(d.to_path_buf());
-            }
-        }
+    if let Some(f) = file
+        && let Ok(abs) = std::path::absolute(f)
+        && let Some(d) = abs.parent()
+    {
+        starts.push(d.to_path_buf());
     }
     if let Ok(cwd) = std::env::current_dir() {
         starts.push(cwd);
@@ -323,19 +359,30 @@ struct GlobalEncrypt {
     encrypted_comment_regex: Option<String>,
 }
 
-fn encrypt(config: &Option<PathBuf>, verbose: bool, a: EncryptArgs, g: GlobalEncrypt) -> Result<(), Failure> {
+fn encrypt(
+    config: &Option<PathBuf>,
+    verbose: bool,
+    a: EncryptArgs,
+    g: GlobalEncrypt,
+) -> Result<(), Failure> {
     check_io(&a.io)?;
     if a.io.file.is_none() && a.io.filename_override.is_none() {
-        return Err(Failure::new(code::CONFLICTING_PARAMETERS, "encrypting stdin needs --filename-override")
-            .hint("the override names the format and the creation rule to use"));
+        return Err(Failure::new(
+            code::CONFLICTING_PARAMETERS,
+            "encrypting stdin needs --filename-override",
+        )
+        .hint("the override names the format and the creation rule to use"));
     }
     let name_path = a.io.filename_override.as_deref().or(a.io.file.as_deref());
     let format = format_of(a.io.input_type.as_deref(), name_path, "--input-type")?;
-    if let Some(out) = a.io.output_type.as_deref() {
-        if format_of(Some(out), None, "--output-type")? != format {
-            return Err(Failure::new(code::GENERIC, "converting between formats is not supported yet")
-                .hint("encrypt in the input's format"));
-        }
+    if let Some(out) = a.io.output_type.as_deref()
+        && format_of(Some(out), None, "--output-type")? != format
+    {
+        return Err(Failure::new(
+            code::GENERIC,
+            "converting between formats is not supported yet",
+        )
+        .hint("encrypt in the input's format"));
     }
     let name = display_name(&a.io);
 
@@ -345,14 +392,23 @@ fn encrypt(config: &Option<PathBuf>, verbose: bool, a: EncryptArgs, g: GlobalEnc
         ("encrypted_suffix", a.encrypted_suffix.as_deref()),
         ("unencrypted_regex", a.unencrypted_regex.as_deref()),
         ("encrypted_regex", a.encrypted_regex.as_deref()),
-        ("unencrypted_comment_regex", g.unencrypted_comment_regex.as_deref()),
-        ("encrypted_comment_regex", g.encrypted_comment_regex.as_deref()),
+        (
+            "unencrypted_comment_regex",
+            g.unencrypted_comment_regex.as_deref(),
+        ),
+        (
+            "encrypted_comment_regex",
+            g.encrypted_comment_regex.as_deref(),
+        ),
     ];
     let flag_selector = sops_rs::select::at_most_one(&flag_pairs)
         .map_err(|e| Failure::new(code::CONFLICTING_PARAMETERS, e.to_string()))?;
     let mut groups: Vec<Vec<KeySpec>> = Vec::new();
     if let Some(r) = a.age.as_deref() {
-        let keys: Vec<KeySpec> = age_env::split_recipients(r).into_iter().map(KeySpec::Age).collect();
+        let keys: Vec<KeySpec> = age_env::split_recipients(r)
+            .into_iter()
+            .map(KeySpec::Age)
+            .collect();
         if !keys.is_empty() {
             groups.push(keys);
         }
@@ -363,7 +419,8 @@ fn encrypt(config: &Option<PathBuf>, verbose: bool, a: EncryptArgs, g: GlobalEnc
     if let Some(cfg_path) = find_config(config, name_path) {
         let text = std::fs::read_to_string(&cfg_path)
             .map_err(|e| Failure::new(code::GENERIC, format!("{}: {e}", cfg_path.display())))?;
-        let cfg = Config::parse(&text, &cfg_path.display().to_string()).map_err(|e| Failure::new(code::GENERIC, e.to_string()))?;
+        let cfg = Config::parse(&text, &cfg_path.display().to_string())
+            .map_err(|e| Failure::new(code::GENERIC, e.to_string()))?;
         if !cfg.creation_rules.is_empty() {
             let rel = relative_to_config(&cfg_path, name_path);
             match cfg.rule_for(&rel) {
@@ -372,10 +429,14 @@ fn encrypt(config: &Option<PathBuf>, verbose: bool, a: EncryptArgs, g: GlobalEnc
                         eprintln!("sops-rs: using a creation rule from {}", cfg_path.display());
                     }
                     if groups.is_empty() {
-                        if !rule.unsupported.is_empty() && rule.groups.iter().all(|g| g.is_empty()) {
+                        if !rule.unsupported.is_empty() && rule.groups.iter().all(|g| g.is_empty())
+                        {
                             return Err(Failure::new(
                                 code::GENERIC,
-                                format!("the creation rule uses key types sops-rs does not support yet: {}", rule.unsupported.join(", ")),
+                                format!(
+                                    "the creation rule uses key types sops-rs does not support yet: {}",
+                                    rule.unsupported.join(", ")
+                                ),
                             ));
                         }
                         groups = rule.groups.clone();
@@ -387,8 +448,16 @@ fn encrypt(config: &Option<PathBuf>, verbose: bool, a: EncryptArgs, g: GlobalEnc
                     mac_only |= rule.mac_only_encrypted;
                 }
                 None if groups.is_empty() => {
-                    return Err(Failure::new(code::GENERIC, format!("{name}: no matching creation rules found in {}", cfg_path.display()))
-                        .hint("pass --age RECIPIENT, or add a rule whose path_regex matches this file"));
+                    return Err(Failure::new(
+                        code::GENERIC,
+                        format!(
+                            "{name}: no matching creation rules found in {}",
+                            cfg_path.display()
+                        ),
+                    )
+                    .hint(
+                        "pass --age RECIPIENT, or add a rule whose path_regex matches this file",
+                    ));
                 }
                 None => {}
             }
@@ -410,9 +479,13 @@ fn encrypt(config: &Option<PathBuf>, verbose: bool, a: EncryptArgs, g: GlobalEnc
 }
 
 fn relative_to_config(cfg: &Path, file: Option<&Path>) -> String {
-    let Some(file) = file else { return String::new() };
+    let Some(file) = file else {
+        return String::new();
+    };
     let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
-    let dir = std::path::absolute(cfg).ok().and_then(|c| c.parent().map(Path::to_path_buf));
+    let dir = std::path::absolute(cfg)
+        .ok()
+        .and_then(|c| c.parent().map(Path::to_path_buf));
     match dir.and_then(|d| abs.strip_prefix(&d).ok().map(Path::to_path_buf)) {
         Some(rel) => rel.to_string_lossy().into_owned(),
         None => abs.to_string_lossy().into_owned(),
@@ -434,13 +507,21 @@ fn decrypt(a: DecryptArgs) -> Result<(), Failure> {
             // a binary file wrapped in YAML/JSON: its `data` value, byte for byte
             extract = Some(vec![sops_rs::format::PathSeg::Key("data".into())]);
         } else if of != format {
-            return Err(Failure::new(code::GENERIC, "converting between formats is not supported yet")
-                .hint("decrypt in the input's format"));
+            return Err(Failure::new(
+                code::GENERIC,
+                "converting between formats is not supported yet",
+            )
+            .hint("decrypt in the input's format"));
         }
     }
     let input = read_input(a.io.file.as_deref())?;
-    let sources = KeySources { age: age_env::load_identities(&env, None) };
-    let opts = DecryptOptions { ignore_mac: a.ignore_mac, extract };
+    let sources = KeySources {
+        age: age_env::load_identities(&env, None),
+    };
+    let opts = DecryptOptions {
+        ignore_mac: a.ignore_mac,
+        extract,
+    };
     let out = sops_rs::decrypt(&input, format, &sources, &opts).map_err(|e| fail(&name, e))?;
     // decrypted files are plaintext: new ones are private to the user
     write_output(&a.io, &out.bytes, 0o600)

@@ -22,8 +22,12 @@ pub fn write_atomic(target: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()
         Err(e) if e.kind() == io::ErrorKind::NotFound => new_mode,
         Err(e) => return Err(e),
     };
-    let mut tmp = tempfile::Builder::new().prefix(".sops-rs-").suffix(".tmp").tempfile_in(&dir)?;
-    tmp.as_file().set_permissions(fs::Permissions::from_mode(mode))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".sops-rs-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(&target).map_err(|e| e.error)?;
@@ -68,10 +72,16 @@ mod tests {
         write_atomic(&l, b"new", 0o600).unwrap();
         assert!(fs::symlink_metadata(&l).unwrap().file_type().is_symlink());
         assert_eq!(fs::read(&f).unwrap(), b"new");
-        assert_eq!(fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o640);
+        assert_eq!(
+            fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
         let n = dir.path().join("new.yaml");
         write_atomic(&n, b"x", 0o600).unwrap();
-        assert_eq!(fs::metadata(&n).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&n).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         // no temp files left behind
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 3);
     }

@@ -42,7 +42,9 @@ impl Token {
     }
 
     fn parse_strict(s: &str) -> Result<Token, TokenError> {
-        let rest = s.strip_prefix("ENC[AES256_GCM,").ok_or(TokenError::Format)?;
+        let rest = s
+            .strip_prefix("ENC[AES256_GCM,")
+            .ok_or(TokenError::Format)?;
         // The fields never contain ',' (base64 and type names), so a split is exact for
         // every token sops writes; the greedy regex accepts odd extras we reject as malformed.
         let line = rest.split('\n').next().unwrap_or("");
@@ -61,7 +63,12 @@ impl Token {
             return Err(TokenError::Format);
         }
         let dec = |v: &str| B64.decode(v).map_err(|_| TokenError::Base64);
-        Ok(Token { data: dec(data)?, iv: dec(iv)?, tag: dec(tag)?, ty: ty.to_string() })
+        Ok(Token {
+            data: dec(data)?,
+            iv: dec(iv)?,
+            tag: dec(tag)?,
+            ty: ty.to_string(),
+        })
     }
 
     /// The text form, exactly as sops writes it.
@@ -99,7 +106,10 @@ pub struct Cipher {
 
 impl Cipher {
     pub fn new(key: DataKey) -> Self {
-        Cipher { key, stash: HashMap::new() }
+        Cipher {
+            key,
+            stash: HashMap::new(),
+        }
     }
 
     pub fn data_key(&self) -> &DataKey {
@@ -120,9 +130,14 @@ impl Cipher {
         let gcm = SopsGcm::new_from_slice(self.key.as_bytes()).map_err(|_| Error::BadDataKey)?;
         let mut buf = Zeroizing::new(plain.to_vec());
         let tag = gcm
-            .encrypt_in_place_detached(GenericArray::from_slice(&iv), aad.as_bytes(), &mut *buf)
+            .encrypt_in_place_detached(GenericArray::from_slice(&iv), aad.as_bytes(), &mut buf)
             .map_err(|_| Error::Internal("encryption failed"))?;
-        Ok(Token { data: buf.to_vec(), iv, tag: tag.to_vec(), ty: ty.to_string() })
+        Ok(Token {
+            data: buf.to_vec(),
+            iv,
+            tag: tag.to_vec(),
+            ty: ty.to_string(),
+        })
     }
 
     /// Encrypt a typed value (sops' `Cipher.Encrypt`).
@@ -146,11 +161,12 @@ impl Cipher {
         gcm.decrypt_in_place_detached(
             GenericArray::from_slice(&t.iv),
             aad.as_bytes(),
-            &mut *buf,
+            &mut buf,
             GenericArray::from_slice(&t.tag),
         )
         .map_err(|_| Error::Authentication)?;
-        self.stash.insert((aad.to_string(), t.ty.clone(), digest(&buf)), t.iv.clone());
+        self.stash
+            .insert((aad.to_string(), t.ty.clone(), digest(&buf)), t.iv.clone());
         Ok(buf)
     }
 
@@ -174,7 +190,8 @@ pub fn parse_typed(plain: &[u8], ty: &str) -> Result<Value, Error> {
         "comment" => Value::Comment(s()?),
         "time" => Value::Time(s()?),
         "int" => Value::Int(
-            s()?.parse::<i64>().map_err(|_| Error::BadPlaintext(ty.to_string()))?,
+            s()?.parse::<i64>()
+                .map_err(|_| Error::BadPlaintext(ty.to_string()))?,
         ),
         "float" => Value::Float(parse_go_float(&s()?).ok_or(Error::BadPlaintext(ty.to_string()))?),
         "bool" => Value::Bool(match s()?.as_str() {

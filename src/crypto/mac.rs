@@ -24,7 +24,10 @@ impl Mac {
         if mac_only_encrypted {
             hash.update(MAC_ONLY_ENCRYPTED_INIT);
         }
-        Mac { hash, mac_only_encrypted }
+        Mac {
+            hash,
+            mac_only_encrypted,
+        }
     }
 
     /// Feed one leaf. Comments are never hashed; unencrypted values only without
@@ -43,7 +46,11 @@ impl Mac {
 
     /// 128 uppercase hex characters, as Go's `%X`.
     pub fn finish(self) -> String {
-        self.hash.finalize().iter().map(|b| format!("{b:02X}")).collect()
+        self.hash
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect()
     }
 }
 

@@ -34,8 +34,16 @@ pub struct Parsed {
 fn syntax(src: &str, pos: usize, msg: impl Into<String>) -> Error {
     let pos = pos.min(src.len());
     let line = src[..pos].matches('\n').count() + 1;
-    let col = src[src[..pos].rfind('\n').map_or(0, |i| i + 1)..pos].chars().count() + 1;
-    Error::Syntax { what: "invalid JSON", line, col, msg: msg.into() }
+    let col = src[src[..pos].rfind('\n').map_or(0, |i| i + 1)..pos]
+        .chars()
+        .count()
+        + 1;
+    Error::Syntax {
+        what: "invalid JSON",
+        line,
+        col,
+        msg: msg.into(),
+    }
 }
 
 /// Parse strict JSON whose top level is an object.
@@ -57,14 +65,27 @@ pub fn parse(src: &str) -> Result<Parsed> {
         allow_extended_string_escapes: false,
     };
     check_depth(src)?;
-    let ast = parse_to_ast(src, &CollectOptions { comments: CommentCollectionStrategy::Off, tokens: false }, &opts)
-        .map_err(|e| syntax(src, e.range().start, e.kind().to_string()))?;
+    let ast = parse_to_ast(
+        src,
+        &CollectOptions {
+            comments: CommentCollectionStrategy::Off,
+            tokens: false,
+        },
+        &opts,
+    )
+    .map_err(|e| syntax(src, e.range().start, e.kind().to_string()))?;
     let Some(J::Object(obj)) = ast.value else {
         return Err(syntax(src, 0, "the top level must be an object"));
     };
-    let mut out = Parsed { indent: detect_indent(src), ..Parsed::default() };
+    let mut out = Parsed {
+        indent: detect_indent(src),
+        ..Parsed::default()
+    };
     out.empty_object = obj.properties.is_empty();
-    out.insert_at = obj.properties.last().map_or(obj.range.start + 1, |p| p.value.range().end);
+    out.insert_at = obj
+        .properties
+        .last()
+        .map_or(obj.range.start + 1, |p| p.value.range().end);
     for (i, p) in obj.properties.iter().enumerate() {
         let name = prop_name(&p.name);
         if name == "sops" {
@@ -83,7 +104,15 @@ pub fn parse(src: &str) -> Result<Parsed> {
         }
         let mut path = vec![name.clone()];
         let mut ipath = vec![PathSeg::Key(name)];
-        walk(src, &p.value, &mut path, &mut ipath, false, &mut out.leaves, 1)?;
+        walk(
+            src,
+            &p.value,
+            &mut path,
+            &mut ipath,
+            false,
+            &mut out.leaves,
+            1,
+        )?;
     }
     Ok(out)
 }
@@ -128,9 +157,16 @@ fn check_depth(src: &str) -> Result<()> {
 
 fn detect_indent(src: &str) -> String {
     for line in src.lines().skip(1) {
-        let ws: String = line.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+        let ws: String = line
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .collect();
         if !ws.is_empty() {
-            return if ws.starts_with('\t') { "\t".into() } else { ws };
+            return if ws.starts_with('\t') {
+                "\t".into()
+            } else {
+                ws
+            };
         }
     }
     "\t".into()
@@ -154,11 +190,18 @@ fn walk(
         value,
         comments: Vec::new(),
         alt_paths: Vec::new(),
-        ctx: LeafCtx { in_seq, quote: b'"', ..LeafCtx::default() },
+        ctx: LeafCtx {
+            in_seq,
+            quote: b'"',
+            ..LeafCtx::default()
+        },
         index_path: ipath.clone(),
     };
     match v {
-        J::StringLit(s) => out.push(leaf(s.range.start..s.range.end, Some(Value::Str(s.value.to_string())))),
+        J::StringLit(s) => out.push(leaf(
+            s.range.start..s.range.end,
+            Some(Value::Str(s.value.to_string())),
+        )),
         J::NumberLit(n) => out.push(leaf(n.range.start..n.range.end, Some(json_number(n.value)))),
         J::BooleanLit(b) => out.push(leaf(b.range.start..b.range.end, Some(Value::Bool(b.value)))),
         J::NullKeyword(n) => out.push(leaf(n.range.start..n.range.end, None)),
@@ -184,12 +227,23 @@ fn walk(
 
 fn to_meta(v: &J, depth: usize) -> Result<Meta> {
     if depth > 32 {
-        return Err(Error::BadMetadata("the sops entry is nested too deeply".into()));
+        return Err(Error::BadMetadata(
+            "the sops entry is nested too deeply".into(),
+        ));
     }
     Ok(match v {
-        J::StringLit(s) => Meta::Scalar { text: s.value.to_string(), plain: false },
-        J::NumberLit(n) => Meta::Scalar { text: n.value.to_string(), plain: true },
-        J::BooleanLit(b) => Meta::Scalar { text: b.value.to_string(), plain: true },
+        J::StringLit(s) => Meta::Scalar {
+            text: s.value.to_string(),
+            plain: false,
+        },
+        J::NumberLit(n) => Meta::Scalar {
+            text: n.value.to_string(),
+            plain: true,
+        },
+        J::BooleanLit(b) => Meta::Scalar {
+            text: b.value.to_string(),
+            plain: true,
+        },
         J::NullKeyword(_) => Meta::Null,
         J::Object(o) => Meta::Map(
             o.properties
@@ -197,7 +251,12 @@ fn to_meta(v: &J, depth: usize) -> Result<Meta> {
                 .map(|p| Ok((prop_name(&p.name), to_meta(&p.value, depth + 1)?)))
                 .collect::<Result<_>>()?,
         ),
-        J::Array(a) => Meta::List(a.elements.iter().map(|e| to_meta(e, depth + 1)).collect::<Result<_>>()?),
+        J::Array(a) => Meta::List(
+            a.elements
+                .iter()
+                .map(|e| to_meta(e, depth + 1))
+                .collect::<Result<_>>()?,
+        ),
     })
 }
 
@@ -209,16 +268,37 @@ mod tests {
     fn leaves_and_sops_member() {
         let src = "{\n  \"a\": \"x\",\n  \"b\": [1, {\"c\": true}],\n  \"sops\": {\"version\": \"3.11.0\"}\n}\n";
         let p = parse(src).unwrap();
-        let got: Vec<_> = p.leaves.iter().map(|l| (crate::format::aad(&l.path), &src[l.span.clone()])).collect();
-        assert_eq!(got, vec![("a:".to_string(), "\"x\""), ("b:".into(), "1"), ("b:c:".into(), "true")]);
+        let got: Vec<_> = p
+            .leaves
+            .iter()
+            .map(|l| (crate::format::aad(&l.path), &src[l.span.clone()]))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a:".to_string(), "\"x\""),
+                ("b:".into(), "1"),
+                ("b:c:".into(), "true")
+            ]
+        );
         let r = p.sops_removal.unwrap();
-        assert_eq!(format!("{}{}", &src[..r.start], &src[r.end..]), "{\n  \"a\": \"x\",\n  \"b\": [1, {\"c\": true}]\n}\n");
+        assert_eq!(
+            format!("{}{}", &src[..r.start], &src[r.end..]),
+            "{\n  \"a\": \"x\",\n  \"b\": [1, {\"c\": true}]\n}\n"
+        );
         assert_eq!(p.indent, "  ");
     }
 
     #[test]
     fn strict() {
-        for bad in ["[1]", "{\"a\": 1,}", "{'a': 1}", "{\"a\": \"t\tb\"}", "{\"a\": 01}", "{a: 1}"] {
+        for bad in [
+            "[1]",
+            "{\"a\": 1,}",
+            "{'a': 1}",
+            "{\"a\": \"t\tb\"}",
+            "{\"a\": 01}",
+            "{a: 1}",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

@@ -12,11 +12,17 @@ pub struct Edit {
 
 impl Edit {
     pub fn new(range: Range<usize>, text: impl Into<Vec<u8>>) -> Self {
-        Edit { range, text: text.into() }
+        Edit {
+            range,
+            text: text.into(),
+        }
     }
 
     pub fn insert(at: usize, text: impl Into<Vec<u8>>) -> Self {
-        Edit { range: at..at, text: text.into() }
+        Edit {
+            range: at..at,
+            text: text.into(),
+        }
     }
 }
 
@@ -52,7 +58,11 @@ mod tests {
     fn basic() {
         let out = splice(
             b"a: 1\nb: 2\n",
-            vec![Edit::new(9..9, "x"), Edit::new(3..4, "ENC"), Edit::insert(10, "sops")],
+            vec![
+                Edit::new(9..9, "x"),
+                Edit::new(3..4, "ENC"),
+                Edit::insert(10, "sops"),
+            ],
         )
         .unwrap();
         assert_eq!(out, b"a: ENC\nb: 2x\nsops");

@@ -21,7 +21,12 @@ const MAX_DEPTH: usize = 512;
 
 #[derive(Debug)]
 enum Kind {
-    Scalar { text: String, style: ScalarStyle, tag: Option<String>, region: Range<usize> },
+    Scalar {
+        text: String,
+        style: ScalarStyle,
+        tag: Option<String>,
+        region: Range<usize>,
+    },
     Map(Vec<Item>),
     Seq(Vec<Item>),
     Alias(usize),
@@ -41,7 +46,11 @@ struct Node {
 enum Item {
     Entry(usize, usize),
     Node(usize),
-    Comment { text: String, span: Range<usize>, right: bool },
+    Comment {
+        text: String,
+        span: Range<usize>,
+        right: bool,
+    },
 }
 
 /// A YAML document within the stream.
@@ -129,7 +138,8 @@ fn block_header_start(src: &str, content_start: usize, after: usize) -> Option<u
     for (i, &b) in bytes.iter().enumerate() {
         if b == b'|' || b == b'>' {
             let rest = &line[i + 1..];
-            let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-');
+            let rest =
+                rest.trim_start_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-');
             let rest = rest.trim_start_matches([' ', '\t', '\r']);
             if rest.is_empty() || rest.starts_with('#') {
                 return Some(from + i);
@@ -141,7 +151,12 @@ fn block_header_start(src: &str, content_start: usize, after: usize) -> Option<u
 
 fn syntax(src: &str, pos: usize, msg: impl Into<String>) -> Error {
     let line = src[..pos.min(src.len())].matches('\n').count() + 1;
-    Error::Syntax { what: "invalid YAML", line, col: col_of(src, pos.min(src.len())) + 1, msg: msg.into() }
+    Error::Syntax {
+        what: "invalid YAML",
+        line,
+        col: col_of(src, pos.min(src.len())) + 1,
+        msg: msg.into(),
+    }
 }
 
 /// Parse a YAML stream into documents and leaves.
@@ -153,7 +168,11 @@ pub fn parse(src: &str) -> Result<Parsed> {
     let mut opts = Options::default();
     opts.emit_anchor_events = true;
     let mut parser = Parser::new_from_str_with_options(src, opts);
-    let mut b = Builder { src, nodes: Vec::new(), anchors: HashMap::new() };
+    let mut b = Builder {
+        src,
+        nodes: Vec::new(),
+        anchors: HashMap::new(),
+    };
     let mut stack: Vec<Frame> = Vec::new();
     let mut roots: Vec<(Option<usize>, Doc)> = Vec::new();
     let mut cur_root: Option<usize> = None;
@@ -165,7 +184,11 @@ pub fn parse(src: &str) -> Result<Parsed> {
     while let Some(next) = parser.next_event() {
         let (ev, span) = next.map_err(|e| {
             let m = e.marker();
-            syntax(src, m.byte_offset().unwrap_or(0).min(src.len()), e.to_string())
+            syntax(
+                src,
+                m.byte_offset().unwrap_or(0).min(src.len()),
+                e.to_string(),
+            )
         })?;
         let range = span.byte_range().unwrap_or(0..0);
         match ev {
@@ -175,7 +198,10 @@ pub fn parse(src: &str) -> Result<Parsed> {
                 cur_root = None;
             }
             Event::DocumentEnd => {
-                let doc = Doc { insert_at: range.start, ..Doc::default() };
+                let doc = Doc {
+                    insert_at: range.start,
+                    ..Doc::default()
+                };
                 roots.push((cur_root, doc));
             }
             Event::Comment(text, placement) => {
@@ -201,13 +227,19 @@ pub fn parse(src: &str) -> Result<Parsed> {
                     let after = stack
                         .last()
                         .and_then(|f| f.pending_key)
-                        .map_or(last_end.min(range.start), |k| b.nodes[k].end.min(range.start));
-                    let h = block_header_start(src, range.start, after)
-                        .ok_or_else(|| syntax(src, range.start, "cannot find the block scalar header"))?;
+                        .map_or(last_end.min(range.start), |k| {
+                            b.nodes[k].end.min(range.start)
+                        });
+                    let h = block_header_start(src, range.start, after).ok_or_else(|| {
+                        syntax(src, range.start, "cannot find the block scalar header")
+                    })?;
                     // the reported span can run into the next line's indentation: stop at
                     // the content's last line break, which stays outside the region
                     let mut end = range.end;
-                    while end > range.start && matches!(src.as_bytes()[end - 1], b' ' | b'\t') && src[range.start..end].contains('\n') {
+                    while end > range.start
+                        && matches!(src.as_bytes()[end - 1], b' ' | b'\t')
+                        && src[range.start..end].contains('\n')
+                    {
                         end -= 1;
                     }
                     if src[..end].ends_with('\n') {
@@ -217,7 +249,12 @@ pub fn parse(src: &str) -> Result<Parsed> {
                 }
                 let tag = tag.map(|t| t.suffix().to_string());
                 let n = b.push(
-                    Kind::Scalar { text: text.into_owned(), style, tag, region: region.clone() },
+                    Kind::Scalar {
+                        text: text.into_owned(),
+                        style,
+                        tag,
+                        region: region.clone(),
+                    },
                     region,
                     false,
                 );
@@ -232,21 +269,34 @@ pub fn parse(src: &str) -> Result<Parsed> {
                     return Err(syntax(src, range.start, "nesting is too deep"));
                 }
                 let is_map = matches!(ev, Event::MappingStart(..));
-                let kind = if is_map { Kind::Map(Vec::new()) } else { Kind::Seq(Vec::new()) };
+                let kind = if is_map {
+                    Kind::Map(Vec::new())
+                } else {
+                    Kind::Seq(Vec::new())
+                };
                 let n = b.push(kind, range.clone(), style == StructureStyle::Flow);
                 if anchor != 0 {
                     b.anchors.insert(anchor, n);
                 }
                 b.attach(&mut stack, &mut cur_root, n, &mut Vec::new())?;
-                stack.push(Frame { node: n, pending_key: None });
+                stack.push(Frame {
+                    node: n,
+                    pending_key: None,
+                });
                 // comments that came between a key and this collection belong inside it
                 for c in deferred.drain(..) {
                     b.items_mut(n).push(c);
                 }
             }
             Event::MappingEnd | Event::SequenceEnd => {
-                let f = stack.pop().ok_or_else(|| syntax(src, range.start, "unbalanced collection"))?;
-                let end = if b.nodes[f.node].flow { range.end } else { range.start };
+                let f = stack
+                    .pop()
+                    .ok_or_else(|| syntax(src, range.start, "unbalanced collection"))?;
+                let end = if b.nodes[f.node].flow {
+                    range.end
+                } else {
+                    range.start
+                };
                 b.nodes[f.node].end = end.max(b.nodes[f.node].start);
                 prev_was_node_end = end;
             }
@@ -256,15 +306,25 @@ pub fn parse(src: &str) -> Result<Parsed> {
     }
     let _ = prev_was_node_end;
 
-    let mut out = Parsed { indent: b.detect_indent(), ..Parsed::default() };
+    let mut out = Parsed {
+        indent: b.detect_indent(),
+        ..Parsed::default()
+    };
     for (i, (root, mut doc)) in roots.into_iter().enumerate() {
         if let Some(r) = root {
             match &b.nodes[r].kind {
                 Kind::Map(_) => {}
-                Kind::Scalar { text, style, tag, .. }
-                    if *style == ScalarStyle::Plain && tag.is_none() && matches!(yaml_resolve_plain(text), Resolved::Null) => {}
+                Kind::Scalar {
+                    text, style, tag, ..
+                } if *style == ScalarStyle::Plain
+                    && tag.is_none()
+                    && matches!(yaml_resolve_plain(text), Resolved::Null) => {}
                 _ => {
-                    return Err(syntax(src, b.nodes[r].start, "a YAML document must be a mapping (sops does not support top-level sequences or scalars)"));
+                    return Err(syntax(
+                        src,
+                        b.nodes[r].start,
+                        "a YAML document must be a mapping (sops does not support top-level sequences or scalars)",
+                    ));
                 }
             }
             if matches!(b.nodes[r].kind, Kind::Map(_)) {
@@ -276,8 +336,19 @@ pub fn parse(src: &str) -> Result<Parsed> {
                         out.metadata = Some(meta);
                     }
                 }
-                let mut w = Walk { b: &b, out: &mut out, depth: 0, ipath: Vec::new() };
-                w.node(r, &mut Vec::new(), &LeafCtx::default(), &mut Vec::new(), true)?;
+                let mut w = Walk {
+                    b: &b,
+                    out: &mut out,
+                    depth: 0,
+                    ipath: Vec::new(),
+                };
+                w.node(
+                    r,
+                    &mut Vec::new(),
+                    &LeafCtx::default(),
+                    &mut Vec::new(),
+                    true,
+                )?;
             }
         }
         out.docs.push(doc);
@@ -288,7 +359,13 @@ pub fn parse(src: &str) -> Result<Parsed> {
 impl Builder<'_> {
     fn push(&mut self, kind: Kind, range: Range<usize>, flow: bool) -> usize {
         let col = col_of(self.src, range.start.min(self.src.len()));
-        self.nodes.push(Node { kind, start: range.start, end: range.end, col, flow });
+        self.nodes.push(Node {
+            kind,
+            start: range.start,
+            end: range.end,
+            col,
+            flow,
+        });
         self.nodes.len() - 1
     }
 
@@ -334,7 +411,13 @@ impl Builder<'_> {
     /// Give a comment to the collection that owns it: the innermost open block collection
     /// whose column is at or left of the comment's column (sops/yaml.v3 attach comments by
     /// indentation); a comment on a value's line stays with the innermost one.
-    fn place_comment(&mut self, stack: &mut [Frame], item: Item, col: usize, deferred: &mut Vec<Item>) {
+    fn place_comment(
+        &mut self,
+        stack: &mut [Frame],
+        item: Item,
+        col: usize,
+        deferred: &mut Vec<Item>,
+    ) {
         let Some(top) = stack.last() else {
             // before the root collection: it becomes the root's first item once it exists
             deferred.push(item);
@@ -375,7 +458,9 @@ impl Builder<'_> {
                     _ => None,
                 });
                 match first {
-                    Some(x) => self.dash_pos(self.nodes[x].start).map_or(self.nodes[n].col, |p| col_of(self.src, p)),
+                    Some(x) => self
+                        .dash_pos(self.nodes[x].start)
+                        .map_or(self.nodes[n].col, |p| col_of(self.src, p)),
                     None => self.nodes[n].col,
                 }
             }
@@ -434,24 +519,26 @@ impl Builder<'_> {
 
     /// The `sops:` entry of a root mapping: its removal range and metadata tree.
     fn sops_entry(&self, root: usize) -> Result<Option<(Range<usize>, Meta)>> {
-        let Kind::Map(items) = &self.nodes[root].kind else { return Ok(None) };
+        let Kind::Map(items) = &self.nodes[root].kind else {
+            return Ok(None);
+        };
         for it in items {
-            if let Item::Entry(k, v) = it {
-                if self.key_text(*k) == Some("sops") {
-                    let start = line_start(self.src, self.nodes[*k].start);
-                    let mut end = self.subtree_end(*v).max(self.nodes[*k].end);
-                    // through the end of the last line of the block
-                    end = match self.src[end..].find('\n') {
-                        Some(i) if !self.src[..end].ends_with('\n') => end + i + 1,
-                        _ => end,
-                    };
-                    let mut start = start;
-                    // we wrote a file without a final newline as "...\nsops:...": take the newline back
-                    if end == self.src.len() && !self.src.ends_with('\n') && start > 0 {
-                        start -= 1;
-                    }
-                    return Ok(Some((start..end, self.to_meta(*v, 0)?)));
+            if let Item::Entry(k, v) = it
+                && self.key_text(*k) == Some("sops")
+            {
+                let start = line_start(self.src, self.nodes[*k].start);
+                let mut end = self.subtree_end(*v).max(self.nodes[*k].end);
+                // through the end of the last line of the block
+                end = match self.src[end..].find('\n') {
+                    Some(i) if !self.src[..end].ends_with('\n') => end + i + 1,
+                    _ => end,
+                };
+                let mut start = start;
+                // we wrote a file without a final newline as "...\nsops:...": take the newline back
+                if end == self.src.len() && !self.src.ends_with('\n') && start > 0 {
+                    start -= 1;
                 }
+                return Ok(Some((start..end, self.to_meta(*v, 0)?)));
             }
         }
         Ok(None)
@@ -461,10 +548,16 @@ impl Builder<'_> {
         match &self.nodes[n].kind {
             Kind::Scalar { .. } | Kind::Alias(_) => self.nodes[n].end,
             Kind::Map(items) | Kind::Seq(items) => {
-                let mut e = if self.nodes[n].flow { self.nodes[n].end } else { self.nodes[n].start };
+                let mut e = if self.nodes[n].flow {
+                    self.nodes[n].end
+                } else {
+                    self.nodes[n].start
+                };
                 for it in items {
                     match it {
-                        Item::Entry(k, v) => e = e.max(self.nodes[*k].end).max(self.subtree_end(*v)),
+                        Item::Entry(k, v) => {
+                            e = e.max(self.nodes[*k].end).max(self.subtree_end(*v))
+                        }
                         Item::Node(x) => e = e.max(self.subtree_end(*x)),
                         Item::Comment { span, .. } => e = e.max(span.end),
                     }
@@ -476,7 +569,9 @@ impl Builder<'_> {
 
     fn to_meta(&self, n: usize, depth: usize) -> Result<Meta> {
         if depth > 32 {
-            return Err(Error::BadMetadata("the sops entry is nested too deeply".into()));
+            return Err(Error::BadMetadata(
+                "the sops entry is nested too deeply".into(),
+            ));
         }
         Ok(match &self.nodes[n].kind {
             Kind::Scalar { text, style, .. } => {
@@ -484,7 +579,10 @@ impl Builder<'_> {
                 if plain && matches!(yaml_resolve_plain(text), Resolved::Null) {
                     Meta::Null
                 } else {
-                    Meta::Scalar { text: text.clone(), plain }
+                    Meta::Scalar {
+                        text: text.clone(),
+                        plain,
+                    }
                 }
             }
             Kind::Map(items) => {
@@ -506,7 +604,11 @@ impl Builder<'_> {
                     })
                     .collect::<Result<_>>()?,
             ),
-            Kind::Alias(_) => return Err(Error::BadMetadata("aliases are not allowed in the sops entry".into())),
+            Kind::Alias(_) => {
+                return Err(Error::BadMetadata(
+                    "aliases are not allowed in the sops entry".into(),
+                ));
+            }
         })
     }
 }
@@ -529,12 +631,21 @@ impl Walk<'_, '_> {
     ) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(syntax(self.b.src, self.b.nodes[n].start, "nesting is too deep"));
+            return Err(syntax(
+                self.b.src,
+                self.b.nodes[n].start,
+                "nesting is too deep",
+            ));
         }
         let src = self.b.src;
         let node = &self.b.nodes[n];
         match &node.kind {
-            Kind::Scalar { text, style, tag, region } => {
+            Kind::Scalar {
+                text,
+                style,
+                tag,
+                region,
+            } => {
                 let value = scalar_value(text, *style, tag.as_deref())
                     .map_err(|()| Error::IntegerTooLarge(crate::format::display_path(path)))?;
                 let mut c = ctx.clone();
@@ -556,7 +667,11 @@ impl Walk<'_, '_> {
                 });
             }
             Kind::Alias(id) => {
-                let target = *self.b.anchors.get(id).ok_or_else(|| syntax(src, node.start, "unknown alias"))?;
+                let target = *self
+                    .b
+                    .anchors
+                    .get(id)
+                    .ok_or_else(|| syntax(src, node.start, "unknown alias"))?;
                 let first = self.out.leaves.len();
                 let mut skeleton = Vec::new();
                 self.skeleton(target, &mut skeleton, 0)?;
@@ -567,7 +682,12 @@ impl Walk<'_, '_> {
                 self.node_no_comments(target, path, &c)?;
                 let last = self.out.leaves.len();
                 if last > first {
-                    self.out.aliases.push(AliasUse { span: node.start..node.end, leaves: first..last, skeleton, path: path.clone() });
+                    self.out.aliases.push(AliasUse {
+                        span: node.start..node.end,
+                        leaves: first..last,
+                        skeleton,
+                        path: path.clone(),
+                    });
                 }
             }
             Kind::Map(items) => {
@@ -576,19 +696,36 @@ impl Walk<'_, '_> {
                 for it in items {
                     match it {
                         Item::Comment { text, span, right } => {
-                            self.comment(text, span, *right, path, false, flow || ctx.in_flow, 0, ctx.alias);
+                            self.comment(
+                                text,
+                                span,
+                                *right,
+                                path,
+                                false,
+                                flow || ctx.in_flow,
+                                0,
+                                ctx.alias,
+                            );
                             preceding.push(text.clone());
                         }
                         Item::Entry(k, v) => {
                             let kn = &self.b.nodes[*k];
                             let key = match &kn.kind {
-                                Kind::Scalar { text, style, tag, .. } => {
-                                    match scalar_value(text, *style, tag.as_deref()) {
-                                        Ok(Some(Value::Str(_))) => text.clone(),
-                                        _ => return Err(Error::NonStringKey(crate::format::display_path(path))),
+                                Kind::Scalar {
+                                    text, style, tag, ..
+                                } => match scalar_value(text, *style, tag.as_deref()) {
+                                    Ok(Some(Value::Str(_))) => text.clone(),
+                                    _ => {
+                                        return Err(Error::NonStringKey(
+                                            crate::format::display_path(path),
+                                        ));
                                     }
+                                },
+                                _ => {
+                                    return Err(Error::NonStringKey(crate::format::display_path(
+                                        path,
+                                    )));
                                 }
-                                _ => return Err(Error::NonStringKey(crate::format::display_path(path))),
                             };
                             if is_root && key == "sops" {
                                 continue;
@@ -621,11 +758,24 @@ impl Walk<'_, '_> {
                     match it {
                         Item::Comment { text, span, right } => {
                             let seq_col = self.b.collection_col(n);
-                            self.comment(text, span, *right, path, !flow, flow || ctx.in_flow, seq_col, ctx.alias);
+                            self.comment(
+                                text,
+                                span,
+                                *right,
+                                path,
+                                !flow,
+                                flow || ctx.in_flow,
+                                seq_col,
+                                ctx.alias,
+                            );
                         }
                         Item::Node(x) => {
                             let xn = &self.b.nodes[*x];
-                            let dash = if flow { None } else { self.b.dash_pos(xn.start) };
+                            let dash = if flow {
+                                None
+                            } else {
+                                self.b.dash_pos(xn.start)
+                            };
                             let c = LeafCtx {
                                 col: dash.map_or(xn.col, |d| col_of(src, d)),
                                 in_seq: true,
@@ -667,13 +817,20 @@ impl Walk<'_, '_> {
     /// to keep the order simple).
     fn skeleton(&self, n: usize, out: &mut Vec<Skel>, depth: usize) -> Result<()> {
         if depth > MAX_DEPTH {
-            return Err(syntax(self.b.src, self.b.nodes[n].start, "nesting is too deep"));
+            return Err(syntax(
+                self.b.src,
+                self.b.nodes[n].start,
+                "nesting is too deep",
+            ));
         }
         let t = |out: &mut Vec<Skel>, s: &str| out.push(Skel::Text(s.to_string()));
         match &self.b.nodes[n].kind {
             Kind::Scalar { .. } => out.push(Skel::Leaf),
             Kind::Alias(id) => {
-                let target = *self.b.anchors.get(id).ok_or_else(|| syntax(self.b.src, self.b.nodes[n].start, "unknown alias"))?;
+                let target =
+                    *self.b.anchors.get(id).ok_or_else(|| {
+                        syntax(self.b.src, self.b.nodes[n].start, "unknown alias")
+                    })?;
                 self.skeleton(target, out, depth + 1)?;
             }
             Kind::Map(items) => {
@@ -725,10 +882,17 @@ impl Walk<'_, '_> {
         let src = self.b.src;
         // a comment on a block scalar's header line lies inside the scalar's region, which
         // is replaced whole (the comment travels in the preservation record)
-        if let Some(prev) = self.out.leaves.iter().rev().find(|l| !matches!(l.value, Some(Value::Comment(_)))) {
-            if prev.ctx.quote == b'|' && prev.span.start <= span.start && span.start < prev.span.end {
-                return;
-            }
+        if let Some(prev) = self
+            .out
+            .leaves
+            .iter()
+            .rev()
+            .find(|l| !matches!(l.value, Some(Value::Comment(_))))
+            && prev.ctx.quote == b'|'
+            && prev.span.start <= span.start
+            && span.start < prev.span.end
+        {
+            return;
         }
         let ls = line_start(src, span.start);
         let c = LeafCtx {
@@ -757,7 +921,11 @@ impl Walk<'_, '_> {
 }
 
 /// The value sops reads for a scalar. `Err(())` for integers beyond 64 bits.
-fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&str>) -> std::result::Result<Option<Value>, ()> {
+fn scalar_value(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&str>,
+) -> std::result::Result<Option<Value>, ()> {
     let plain = style == ScalarStyle::Plain;
     match tag {
         Some("str") => return Ok(Some(Value::Str(text.to_string()))),
@@ -774,6 +942,75 @@ fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&str>) -> std::resul
     }
 }
 
+/// Parse a YAML file (a configuration) into a generic tree: the first document's root.
+///
+/// # Errors
+/// Syntax errors with line and column.
+pub fn parse_tree(src: &str) -> Result<Option<Meta>> {
+    let mut opts = Options::default();
+    opts.emit_anchor_events = true;
+    let mut parser = Parser::new_from_str_with_options(src, opts);
+    let mut b = Builder {
+        src,
+        nodes: Vec::new(),
+        anchors: HashMap::new(),
+    };
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut root = None;
+    while let Some(next) = parser.next_event() {
+        let (ev, span) = next.map_err(|e| {
+            syntax(
+                src,
+                e.marker().byte_offset().unwrap_or(0).min(src.len()),
+                e.to_string(),
+            )
+        })?;
+        let range = span.byte_range().unwrap_or(0..0);
+        match ev {
+            Event::DocumentEnd => break,
+            Event::Scalar(text, style, _, tag) => {
+                let tag = tag.map(|t| t.suffix().to_string());
+                let n = b.push(
+                    Kind::Scalar {
+                        text: text.into_owned(),
+                        style,
+                        tag,
+                        region: range.clone(),
+                    },
+                    range,
+                    false,
+                );
+                b.attach(&mut stack, &mut root, n, &mut Vec::new())?;
+            }
+            Event::Alias(id) => {
+                let n = b.push(Kind::Alias(id), range, false);
+                b.attach(&mut stack, &mut root, n, &mut Vec::new())?;
+            }
+            Event::MappingStart(style, _, _) | Event::SequenceStart(style, _, _) => {
+                if stack.len() >= 64 {
+                    return Err(syntax(src, range.start, "nesting is too deep"));
+                }
+                let kind = if matches!(ev, Event::MappingStart(..)) {
+                    Kind::Map(Vec::new())
+                } else {
+                    Kind::Seq(Vec::new())
+                };
+                let n = b.push(kind, range, style == StructureStyle::Flow);
+                b.attach(&mut stack, &mut root, n, &mut Vec::new())?;
+                stack.push(Frame {
+                    node: n,
+                    pending_key: None,
+                });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    root.map(|r| b.to_meta(r, 0)).transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -782,7 +1019,13 @@ mod tests {
         let p = parse(src).unwrap();
         p.leaves
             .iter()
-            .map(|l| (crate::format::aad(&l.path), src[l.span.clone()].to_string(), format!("{:?}", l.value)))
+            .map(|l| {
+                (
+                    crate::format::aad(&l.path),
+                    src[l.span.clone()].to_string(),
+                    format!("{:?}", l.value),
+                )
+            })
             .collect()
     }
 
@@ -819,47 +1062,4 @@ mod tests {
         assert!(parse("- a\n- b\n").is_err());
         assert!(parse("1: a\n").is_err());
     }
-}
-
-/// Parse a YAML file (a configuration) into a generic tree: the first document's root.
-///
-/// # Errors
-/// Syntax errors with line and column.
-pub fn parse_tree(src: &str) -> Result<Option<Meta>> {
-    let mut opts = Options::default();
-    opts.emit_anchor_events = true;
-    let mut parser = Parser::new_from_str_with_options(src, opts);
-    let mut b = Builder { src, nodes: Vec::new(), anchors: HashMap::new() };
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut root = None;
-    while let Some(next) = parser.next_event() {
-        let (ev, span) = next.map_err(|e| syntax(src, e.marker().byte_offset().unwrap_or(0).min(src.len()), e.to_string()))?;
-        let range = span.byte_range().unwrap_or(0..0);
-        match ev {
-            Event::DocumentEnd => break,
-            Event::Scalar(text, style, _, tag) => {
-                let tag = tag.map(|t| t.suffix().to_string());
-                let n = b.push(Kind::Scalar { text: text.into_owned(), style, tag, region: range.clone() }, range, false);
-                b.attach(&mut stack, &mut root, n, &mut Vec::new())?;
-            }
-            Event::Alias(id) => {
-                let n = b.push(Kind::Alias(id), range, false);
-                b.attach(&mut stack, &mut root, n, &mut Vec::new())?;
-            }
-            Event::MappingStart(style, _, _) | Event::SequenceStart(style, _, _) => {
-                if stack.len() >= 64 {
-                    return Err(syntax(src, range.start, "nesting is too deep"));
-                }
-                let kind = if matches!(ev, Event::MappingStart(..)) { Kind::Map(Vec::new()) } else { Kind::Seq(Vec::new()) };
-                let n = b.push(kind, range, style == StructureStyle::Flow);
-                b.attach(&mut stack, &mut root, n, &mut Vec::new())?;
-                stack.push(Frame { node: n, pending_key: None });
-            }
-            Event::MappingEnd | Event::SequenceEnd => {
-                stack.pop();
-            }
-            _ => {}
-        }
-    }
-    root.map(|r| b.to_meta(r, 0)).transpose()
 }

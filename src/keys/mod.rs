@@ -28,7 +28,11 @@ pub struct KeySources {
 ///
 /// # Errors
 /// An empty group, a bad recipient, or an impossible threshold.
-pub fn wrap(groups: &[Vec<KeySpec>], threshold: Option<usize>, key: &DataKey) -> Result<(Vec<KeyGroup>, Option<usize>)> {
+pub fn wrap(
+    groups: &[Vec<KeySpec>],
+    threshold: Option<usize>,
+    key: &DataKey,
+) -> Result<(Vec<KeyGroup>, Option<usize>)> {
     if groups.is_empty() || groups.iter().all(|g| g.is_empty()) {
         return Err(Error::NoKeys);
     }
@@ -41,7 +45,10 @@ pub fn wrap(groups: &[Vec<KeySpec>], threshold: Option<usize>, key: &DataKey) ->
         let t = threshold.unwrap_or(groups.len());
         let shares = shamir::split(key.as_bytes(), groups.len(), t)
             .map_err(|e| Error::Config(format!("cannot split the data key: {e}")))?;
-        (shares.into_iter().map(zeroize::Zeroizing::new).collect(), Some(t))
+        (
+            shares.into_iter().map(zeroize::Zeroizing::new).collect(),
+            Some(t),
+        )
     };
     let mut out = Vec::new();
     for (g, part) in groups.iter().zip(parts.iter()) {
@@ -49,8 +56,13 @@ pub fn wrap(groups: &[Vec<KeySpec>], threshold: Option<usize>, key: &DataKey) ->
         for k in g {
             match k {
                 KeySpec::Age(r) => {
-                    let enc = age::wrap(r, part).map_err(|e| Error::Config(format!("age recipient {r}: {e}")))?;
-                    group.age.push(AgeKey { recipient: r.clone(), enc, extra: Vec::new() });
+                    let enc = age::wrap(r, part)
+                        .map_err(|e| Error::Config(format!("age recipient {r}: {e}")))?;
+                    group.age.push(AgeKey {
+                        recipient: r.clone(),
+                        enc,
+                        extra: Vec::new(),
+                    });
                 }
             }
         }
@@ -81,7 +93,9 @@ pub fn unwrap(meta: &Metadata, sources: &KeySources) -> Result<DataKey> {
         }
         if got.is_none() {
             for (ty, _) in &g.others {
-                errors.push(format!("  - {ty}: this key type is not supported by sops-rs yet"));
+                errors.push(format!(
+                    "  - {ty}: this key type is not supported by sops-rs yet"
+                ));
             }
         }
         match got {
@@ -113,7 +127,8 @@ pub fn unwrap(meta: &Metadata, sources: &KeySources) -> Result<DataKey> {
         return Err(Error::DataKey(with_hint(report, sources)));
     }
     let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
-    let key = shamir::combine(&refs).map_err(|e| Error::DataKey(format!("cannot combine the key groups' shares: {e}")))?;
+    let key = shamir::combine(&refs)
+        .map_err(|e| Error::DataKey(format!("cannot combine the key groups' shares: {e}")))?;
     Ok(DataKey::from_bytes(&key))
 }
 
