@@ -400,10 +400,13 @@ fn yaml_edit(
                 src[range].to_string(),
             );
         }
+        // An inline comment is recorded so that our decrypt keeps it inline; without the
+        // record (a file from sops 3.13) it moves above its key, as sops prints it.
+        let canonical = (!c.inline).then(|| format!("#{text}"));
         return (
             leaf.span.clone(),
             format!("#{token}"),
-            Some(format!("#{text}")),
+            canonical,
             src[leaf.span.clone()].to_string(),
         );
     }
@@ -714,6 +717,19 @@ fn decrypt_leaves(
                             start..leaf.span.end,
                             format!("{}#{text}", " ".repeat(leaf.ctx.col)),
                         ));
+                        continue;
+                    }
+                    if leaf.ctx.inline && is_comment_leaf {
+                        // sops 3.13 writes `a: ENC[...] #ENC[...]`; its decrypt prints the
+                        // comment on its own line above the key (the inline flag is lost)
+                        let line = &src[leaf.ctx.line_start..leaf.span.start];
+                        let indent_col = line.len() - line.trim_start_matches(' ').len();
+                        let ws = line.trim_end_matches([' ', '\t']).len();
+                        edits.push(Edit::insert(
+                            leaf.ctx.line_start,
+                            format!("{}#{text}\n", " ".repeat(indent_col)),
+                        ));
+                        edits.push(Edit::new(leaf.ctx.line_start + ws..leaf.span.end, ""));
                         continue;
                     }
                     edits.push(Edit::new(leaf.span.clone(), format!("#{text}")));

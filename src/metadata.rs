@@ -7,7 +7,9 @@
 //! are kept verbatim, so re-writing a file never locks anyone out.
 
 use crate::error::{Error, Result};
+use crate::format::scalar::yaml_render;
 use crate::select::Selector;
+use crate::value::Value;
 
 /// The version we write: the sops release whose layout we emit.
 pub const SOPS_VERSION: &str = "3.13.2";
@@ -327,50 +329,6 @@ fn sort_meta(m: Meta) -> Meta {
     }
 }
 
-/// Whether a YAML plain scalar would be read back as something other than this string
-/// (so it must be quoted), or is not safe to write plain at all.
-fn yaml_needs_quotes(s: &str) -> bool {
-    if s.is_empty() {
-        return true;
-    }
-    let safe = s.bytes().all(|b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'_' | b'.' | b'/' | b'+' | b'=' | b'-' | b'@' | b',' | b'[' | b']' | b'(' | b')'
-            )
-    }) && !s.starts_with(['-', '[', ']', ',', '@'])
-        || s.starts_with("ENC[");
-    if !safe {
-        return true;
-    }
-    !matches!(
-        crate::format::scalar::yaml_resolve_plain(s),
-        crate::format::scalar::Resolved::Value(crate::value::Value::Str(_))
-    )
-}
-
-/// Double-quoted YAML with JSON-style escapes (valid YAML for every string).
-fn yaml_dq(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02X}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// Write `sops:` and the tree below it as YAML with indentation unit `unit`, each line
 /// ending in `\n`.
 pub fn write_yaml(m: &Meta, unit: usize) -> String {
@@ -418,56 +376,22 @@ fn yaml_value(m: &Meta, col: usize, unit: usize, out: &mut String) {
         }
         Meta::Null => out.push_str(" null\n"),
         Meta::Scalar { text, plain } => {
-            if text.contains('\n')
-                && !text.contains('\r')
-                && !text.starts_with(' ')
-                && !text.ends_with(" \n")
-            {
-                // A block scalar keeps armored keys readable, as sops writes them.
-                let body = text.strip_suffix('\n').unwrap_or(text);
-                let chomp = if text.ends_with("\n\n") {
-                    "+"
-                } else if text.ends_with('\n') {
-                    ""
-                } else {
-                    "-"
-                };
-                out.push_str(" |");
-                out.push_str(chomp);
-                out.push('\n');
-                // yaml.v3's content column for a mapping value: the next multiple of the
-                // indent above the key's column.
-                let ind = unit * ((col + unit) / unit);
-                for line in body.split('\n') {
-                    if !line.is_empty() {
-                        out.push_str(&" ".repeat(ind));
-                        out.push_str(line);
-                    }
-                    out.push('\n');
-                }
-            } else if *plain && !text.is_empty() {
-                out.push(' ');
+            out.push(' ');
+            if *plain && !text.is_empty() {
                 out.push_str(text);
-                out.push('\n');
-            } else if yaml_needs_quotes(text) {
-                out.push(' ');
-                out.push_str(&yaml_dq(text));
-                out.push('\n');
             } else {
-                out.push(' ');
-                out.push_str(text);
-                out.push('\n');
+                // sops' emitter (yaml.v3): plain where it reads back as the same string,
+                // quoted otherwise (timestamps included), literal blocks for armored keys
+                let n = unit * ((col + unit) / unit);
+                out.push_str(&yaml_render(&Value::Str(text.clone()), unit, n));
             }
+            out.push('\n');
         }
     }
 }
 
 fn yaml_key(k: &str, out: &mut String) {
-    if yaml_needs_quotes(k) {
-        out.push_str(&yaml_dq(k));
-    } else {
-        out.push_str(k);
-    }
+    out.push_str(&yaml_render(&Value::Str(k.to_string()), 4, 0));
     out.push(':');
 }
 
@@ -583,5 +507,52 @@ mod tests {
         let j = write_json(&sample().to_meta(), "\t", 1);
         assert!(j.starts_with("{\n\t\t\"age\": [\n\t\t\t{\n\t\t\t\t\"enc\": \"-----BEGIN AGE ENCRYPTED FILE-----\\nYWJj"));
         assert!(j.ends_with("\"version\": \"3.13.2\"\n\t}"));
+    }
+
+    #[test]
+    fn reads_legacy_forms_and_keeps_what_it_cannot_use() {
+        // sops <= 3.9 layout: struct order, empty kms/gcp lists, a pgp key, an unknown field
+        let src = "a: ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]\nsops:\n    kms: []\n    gcp_kms: []\n    azure_kv: []\n    hc_vault: []\n    age: []\n    lastmodified: '2019-01-01T00:00:00Z'\n    mac: ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]\n    pgp:\n        - created_at: '2019-01-01T00:00:00Z'\n          enc: |\n            -----BEGIN PGP MESSAGE-----\n            abc\n            -----END PGP MESSAGE-----\n          fp: FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4\n    unencrypted_suffix: _unencrypted\n    attention: keep me\n    version: 3.0.5\n";
+        let p = crate::format::yaml::parse(src).unwrap();
+        let m = Metadata::from_meta(p.metadata.as_ref().unwrap()).unwrap();
+        assert_eq!(m.groups.len(), 1);
+        assert_eq!(m.groups[0].others.len(), 1);
+        assert_eq!(m.groups[0].others[0].0, "pgp");
+        assert_eq!(m.version, "3.0.5");
+        let y = write_yaml(&m.to_meta(), 4);
+        assert!(y.contains("    pgp:\n        - created_at: \"2019-01-01T00:00:00Z\"\n          enc: |\n            -----BEGIN PGP MESSAGE-----\n"), "{y}");
+        assert!(
+            y.contains("fp: FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"),
+            "{y}"
+        );
+        assert!(y.contains("    attention: keep me\n"), "{y}");
+        // and it reads back to the same model
+        let again = crate::format::yaml::parse(&format!("a: 1\n{y}")).unwrap();
+        let m2 = Metadata::from_meta(again.metadata.as_ref().unwrap()).unwrap();
+        assert_eq!(m2.groups, m.groups);
+        assert_eq!(m2.extra, m.extra);
+    }
+
+    #[test]
+    fn top_level_keys_win_over_key_groups_and_two_selectors_fail() {
+        let m = Meta::Map(vec![
+            (
+                "age".into(),
+                Meta::List(vec![Meta::Map(vec![
+                    ("recipient".into(), Meta::str("r")),
+                    ("enc".into(), Meta::str("e")),
+                ])]),
+            ),
+            (
+                "key_groups".into(),
+                Meta::List(vec![Meta::Map(vec![]), Meta::Map(vec![])]),
+            ),
+        ]);
+        assert_eq!(Metadata::from_meta(&m).unwrap().groups.len(), 1);
+        let two = Meta::Map(vec![
+            ("encrypted_regex".into(), Meta::str("a")),
+            ("unencrypted_suffix".into(), Meta::str("b")),
+        ]);
+        assert!(Metadata::from_meta(&two).is_err());
     }
 }
