@@ -72,7 +72,7 @@ pub fn encrypt(input: &[u8], format: Format, opts: &EncryptOptions) -> Result<Ou
     let key = DataKey::generate();
     let (groups, threshold) = keys::wrap(&opts.groups, opts.shamir_threshold, &key)?;
     let cipher = Cipher::new(key);
-    let mut meta = Metadata {
+    let meta = Metadata {
         groups,
         shamir_threshold: threshold,
         lastmodified: opts.now.clone(),
@@ -87,17 +87,54 @@ pub fn encrypt(input: &[u8], format: Format, opts: &EncryptOptions) -> Result<Ou
         preserved: None,
         extra: Vec::new(),
     };
+    seal(input, format, &cipher, meta)
+}
+
+/// Re-encrypt a new plaintext for an existing encrypted file: the same data key, key groups
+/// and selector; a value whose plaintext and path did not change keeps its exact ciphertext,
+/// so a diff shows only what changed (and the MAC lines).
+///
+/// # Errors
+/// As [`decrypt`] for the old file (its MAC is checked unless `opts.ignore_mac`), and as
+/// [`encrypt`] for the new plaintext.
+pub fn reencrypt(
+    encrypted: &[u8],
+    plaintext: &[u8],
+    format: Format,
+    sources: &KeySources,
+    opts: &DecryptOptions,
+    now: &str,
+) -> Result<Output> {
+    let opts = DecryptOptions {
+        extract: None,
+        ..opts.clone()
+    };
+    let (_, cipher, mut meta) = open(encrypted, format, sources, &opts)?;
+    meta.lastmodified = now.to_string();
+    meta.mac = String::new();
+    meta.preserved = None;
+    meta.version = SOPS_VERSION.into();
+    seal(plaintext, format, &cipher, meta)
+}
+
+/// Encrypt `input` with `cipher`'s data key and write `meta` (its key groups, selector and
+/// MAC mode) into the result.
+fn seal(input: &[u8], format: Format, cipher: &Cipher, mut meta: Metadata) -> Result<Output> {
+    if input.is_empty() && format != Format::Binary {
+        return Err(Error::Empty);
+    }
     let mut warnings = Vec::new();
+    let mac_only = meta.mac_only_encrypted;
     let bytes = match format {
         Format::Binary => {
-            let mut mac = Mac::new(opts.mac_only_encrypted);
+            let mut mac = Mac::new(mac_only);
             mac.add_bytes(input);
             let data = if input.is_empty() {
                 String::new()
             } else {
                 cipher.encrypt_bytes(input, "str", "data:")?.to_text()
             };
-            finish_mac(&cipher, &mut meta, mac)?;
+            finish_mac(cipher, &mut meta, mac)?;
             binary::write(&data, &meta.to_meta()).into_bytes()
         }
         Format::Yaml => {
@@ -114,11 +151,11 @@ pub fn encrypt(input: &[u8], format: Format, opts: &EncryptOptions) -> Result<Ou
                     "a document whose top-level mapping is in flow style ({...}) cannot hold the sops metadata; write it in block style".into(),
                 ));
             }
-            let mut enc = Encrypter::new(&cipher, opts.mac_only_encrypted);
+            let mut enc = Encrypter::new(cipher, mac_only);
             let mut edits = enc.leaves(src, &p.leaves, &meta.selector, Format::Yaml, p.indent)?;
             edits.extend(enc.aliases(src, &p, &mut warnings)?);
-            finish_mac(&cipher, &mut meta, enc.mac)?;
-            meta.preserved = seal_preserved(&cipher, &enc.preserved, &meta.lastmodified)?;
+            finish_mac(cipher, &mut meta, enc.mac)?;
+            meta.preserved = seal_preserved(cipher, &enc.preserved)?;
             let block = metadata::write_yaml(&meta.to_meta(), p.indent);
             for d in &p.docs {
                 if !d.has_root && p.docs.len() > 1 {
@@ -142,10 +179,10 @@ pub fn encrypt(input: &[u8], format: Format, opts: &EncryptOptions) -> Result<Ou
             if p.metadata.is_some() {
                 return Err(Error::AlreadyEncrypted);
             }
-            let mut enc = Encrypter::new(&cipher, opts.mac_only_encrypted);
+            let mut enc = Encrypter::new(cipher, mac_only);
             let mut edits = enc.leaves(src, &p.leaves, &meta.selector, Format::Json, 0)?;
-            finish_mac(&cipher, &mut meta, enc.mac)?;
-            meta.preserved = seal_preserved(&cipher, &enc.preserved, &meta.lastmodified)?;
+            finish_mac(cipher, &mut meta, enc.mac)?;
+            meta.preserved = seal_preserved(cipher, &enc.preserved)?;
             let body = metadata::write_json(&meta.to_meta(), &p.indent, 1);
             let text = if p.empty_object {
                 format!("\n{}\"sops\": {body}\n", p.indent)
@@ -167,13 +204,12 @@ fn finish_mac(cipher: &Cipher, meta: &mut Metadata, mac: Mac) -> Result<()> {
     Ok(())
 }
 
+/// The record's AAD. It is not bound to `lastmodified`, so an edit that leaves the record
+/// unchanged leaves its ciphertext unchanged too (quiet diffs); replaying an older record
+/// could only change how unchanged values are spelled, never what they are.
 const PRESERVED_AAD: &str = "sops-rs:preserved:";
 
-fn seal_preserved(
-    cipher: &Cipher,
-    map: &BTreeMap<String, String>,
-    lastmodified: &str,
-) -> Result<Option<String>> {
+fn seal_preserved(cipher: &Cipher, map: &BTreeMap<String, String>) -> Result<Option<String>> {
     if map.is_empty() {
         return Ok(None);
     }
@@ -190,11 +226,7 @@ fn seal_preserved(
     let s = zeroize::Zeroizing::new(s);
     Ok(Some(
         cipher
-            .encrypt_bytes(
-                s.as_bytes(),
-                "str",
-                &format!("{PRESERVED_AAD}{lastmodified}"),
-            )?
+            .encrypt_bytes(s.as_bytes(), "str", PRESERVED_AAD)?
             .to_text(),
     ))
 }
@@ -211,8 +243,7 @@ fn open_preserved(cipher: &mut Cipher, meta: &Metadata) -> BTreeMap<String, Stri
     };
     // A record that does not authenticate is ignored: values then render as sops renders
     // them, which changes formatting only, never data.
-    let Ok(plain) = cipher.decrypt_bytes(&tok, &format!("{PRESERVED_AAD}{}", meta.lastmodified))
-    else {
+    let Ok(plain) = cipher.decrypt_bytes(&tok, PRESERVED_AAD) else {
         return out;
     };
     let Ok(text) = std::str::from_utf8(&plain) else {
@@ -472,6 +503,17 @@ pub fn decrypt(
     sources: &KeySources,
     opts: &DecryptOptions,
 ) -> Result<Output> {
+    open(input, format, sources, opts).map(|(out, _, _)| out)
+}
+
+/// Decrypt, and also hand back the cipher (holding the data key and the IVs of every value,
+/// for re-encryption) and the metadata.
+fn open(
+    input: &[u8],
+    format: Format,
+    sources: &KeySources,
+    opts: &DecryptOptions,
+) -> Result<(Output, Cipher, Metadata)> {
     let warnings = Vec::new();
     match format {
         Format::Binary => {
@@ -501,10 +543,14 @@ pub fn decrypt(
             let mut mac = Mac::new(meta.mac_only_encrypted);
             mac.add_bytes(&plain);
             check_mac(&mut cipher, &meta, mac, opts)?;
-            Ok(Output {
-                bytes: plain.to_vec(),
-                warnings,
-            })
+            Ok((
+                Output {
+                    bytes: plain.to_vec(),
+                    warnings,
+                },
+                cipher,
+                meta,
+            ))
         }
         Format::Yaml => {
             let src = utf8(input)?;
@@ -523,20 +569,16 @@ pub fn decrypt(
             )?;
             check_mac(&mut cipher, &meta, mac, opts)?;
             if let Some(path) = &opts.extract {
-                return Ok(Output {
-                    bytes: extract(&p.leaves, &values, path)?,
-                    warnings,
-                });
+                let bytes = extract(&p.leaves, &values, path)?;
+                return Ok((Output { bytes, warnings }, cipher, meta));
             }
             for d in &p.docs {
                 if let Some(r) = &d.sops_removal {
                     edits.push(Edit::new(r.clone(), ""));
                 }
             }
-            Ok(Output {
-                bytes: splice(input, edits).map_err(Error::Internal)?,
-                warnings,
-            })
+            let bytes = splice(input, edits).map_err(Error::Internal)?;
+            Ok((Output { bytes, warnings }, cipher, meta))
         }
         Format::Json => {
             let src = utf8(input)?;
@@ -555,18 +597,14 @@ pub fn decrypt(
             )?;
             check_mac(&mut cipher, &meta, mac, opts)?;
             if let Some(path) = &opts.extract {
-                return Ok(Output {
-                    bytes: extract(&p.leaves, &values, path)?,
-                    warnings,
-                });
+                let bytes = extract(&p.leaves, &values, path)?;
+                return Ok((Output { bytes, warnings }, cipher, meta));
             }
             if let Some(r) = &p.sops_removal {
                 edits.push(Edit::new(r.clone(), ""));
             }
-            Ok(Output {
-                bytes: splice(input, edits).map_err(Error::Internal)?,
-                warnings,
-            })
+            let bytes = splice(input, edits).map_err(Error::Internal)?;
+            Ok((Output { bytes, warnings }, cipher, meta))
         }
     }
 }

@@ -37,6 +37,6 @@ pub mod metadata;
 pub mod select;
 pub mod value;
 
-pub use document::{DecryptOptions, EncryptOptions, decrypt, encrypt};
+pub use document::{DecryptOptions, EncryptOptions, decrypt, encrypt, reencrypt};
 pub use error::{Error, Result};
 pub use format::Format;
