@@ -14,7 +14,7 @@ use crate::crypto::{Cipher, DataKey, Mac};
 use crate::error::{Error, Result};
 use crate::format::scalar::{json_render, yaml_double_quoted, yaml_render, yaml_single_quoted};
 use crate::format::splice::{Edit, splice};
-use crate::format::{Format, Leaf, PathSeg, aad, binary, display_path, json, yaml};
+use crate::format::{Format, Leaf, PathSeg, aad, binary, display_path, dotenv, json, yaml};
 use crate::keys::{self, KeySources, KeySpec};
 use crate::metadata::{self, Meta, Metadata, SOPS_VERSION};
 use crate::select::Selector;
@@ -192,6 +192,23 @@ fn seal(input: &[u8], format: Format, cipher: &Cipher, mut meta: Metadata) -> Re
             edits.push(Edit::insert(p.insert_at, text));
             splice(input, edits).map_err(Error::Internal)?
         }
+        Format::Dotenv => {
+            let src = utf8(input)?;
+            let p = dotenv::parse(src)?;
+            if p.metadata.is_some() {
+                return Err(Error::AlreadyEncrypted);
+            }
+            warnings.extend(p.warnings.iter().cloned());
+            let mut enc = Encrypter::new(cipher, mac_only);
+            let mut edits = enc.leaves(src, &p.leaves, &meta.selector, Format::Dotenv, 0)?;
+            finish_mac(cipher, &mut meta, enc.mac)?;
+            meta.preserved = seal_preserved(cipher, &enc.preserved)?;
+            edits.push(Edit::insert(
+                p.insert_at,
+                dotenv::metadata_insertion(&p, &meta.to_meta()),
+            ));
+            splice(input, edits).map_err(Error::Internal)?
+        }
     };
     Ok(Output { bytes, warnings })
 }
@@ -319,6 +336,13 @@ impl<'c> Encrypter<'c> {
                     leaf.span.clone(),
                     format!("\"{ttext}\""),
                     json_render(v).ok(),
+                    original.to_string(),
+                ),
+                // a dotenv leaf's span is the raw value (or comment text): the token replaces it
+                Format::Dotenv => (
+                    leaf.span.clone(),
+                    ttext.clone(),
+                    Some(dotenv::render(v)),
                     original.to_string(),
                 ),
                 _ => yaml_edit(src, leaf, v, &ttext, indent),
@@ -606,6 +630,32 @@ fn open(
             let bytes = splice(input, edits).map_err(Error::Internal)?;
             Ok((Output { bytes, warnings }, cipher, meta))
         }
+        Format::Dotenv => {
+            let src = utf8(input)?;
+            let p = dotenv::parse(src)?;
+            let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
+            let mut cipher = Cipher::new(keys::unwrap(&meta, sources)?);
+            let preserved = open_preserved(&mut cipher, &meta);
+            let (mut edits, mac, values) = decrypt_leaves(
+                src,
+                0,
+                &p.leaves,
+                &meta,
+                &mut cipher,
+                &preserved,
+                Format::Dotenv,
+            )?;
+            check_mac(&mut cipher, &meta, mac, opts)?;
+            if let Some(path) = &opts.extract {
+                let bytes = extract(&p.leaves, &values, path)?;
+                return Ok((Output { bytes, warnings }, cipher, meta));
+            }
+            for r in &p.sops_lines {
+                edits.push(Edit::new(r.clone(), ""));
+            }
+            let bytes = splice(input, edits).map_err(Error::Internal)?;
+            Ok((Output { bytes, warnings }, cipher, meta))
+        }
     }
 }
 
@@ -740,6 +790,7 @@ fn decrypt_leaves(
             continue;
         }
         match fmt {
+            Format::Dotenv => edits.push(Edit::new(leaf.span.clone(), dotenv::render(&value))),
             Format::Json => {
                 let r = json_render(&value).map_err(|e| {
                     Error::Unsupported(format!("{} at {}", e, display_path(&leaf.path)))
@@ -933,6 +984,7 @@ pub fn read_metadata(input: &[u8], format: Format) -> Result<Option<Metadata>> {
     let m: Option<Meta> = match format {
         Format::Yaml => yaml::parse(src)?.metadata,
         Format::Json | Format::Binary => json::parse(src)?.metadata,
+        Format::Dotenv => dotenv::parse(src)?.metadata,
     };
     m.map(|m| Metadata::from_meta(&m)).transpose()
 }

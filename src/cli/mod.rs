@@ -471,7 +471,15 @@ fn encrypt(
         now: document::now_rfc3339(),
     };
     let input = read_input(a.io.file.as_deref())?;
-    let out = sops_rs::encrypt(&input, format, &opts).map_err(|e| fail(&name, e))?;
+    let out = sops_rs::encrypt(&input, format, &opts).map_err(|e| {
+        // sops: "Error unmarshalling file" when encrypting is exit 2 (1 when decrypting)
+        let syntax = matches!(e, Error::Syntax { .. });
+        let mut f = fail(&name, e);
+        if syntax {
+            f.code = code::COULD_NOT_READ_INPUT;
+        }
+        f
+    })?;
     for w in &out.warnings {
         eprintln!("warning: {name}: {}", sanitize(w));
     }

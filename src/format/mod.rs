@@ -2,6 +2,8 @@
 //! All output is built by [`splice`] from the original bytes plus edits.
 
 pub mod binary;
+pub mod dotenv;
+pub mod flatten;
 pub mod json;
 pub mod scalar;
 pub mod splice;
@@ -12,11 +14,12 @@ use std::path::Path;
 
 use crate::value::Value;
 
-/// The file formats sops knows (TOML, INI and dotenv come with the formats issue).
+/// The file formats sops knows (TOML and INI come with the formats issue).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Yaml,
     Json,
+    Dotenv,
     Binary,
 }
 
@@ -28,6 +31,8 @@ impl Format {
             Format::Yaml
         } else if s.ends_with(".json") {
             Format::Json
+        } else if s.ends_with(".env") {
+            Format::Dotenv
         } else {
             Format::Binary
         }
@@ -38,6 +43,7 @@ impl Format {
         match s {
             "yaml" => Some(Format::Yaml),
             "json" => Some(Format::Json),
+            "dotenv" => Some(Format::Dotenv),
             "binary" => Some(Format::Binary),
             _ => None,
         }
