@@ -109,7 +109,7 @@ pub fn reencrypt(
         extract: None,
         ..opts.clone()
     };
-    let (_, cipher, mut meta) = open(encrypted, format, sources, &opts)?;
+    let (_, cipher, mut meta) = open(encrypted, format, sources, &opts, true)?;
     meta.lastmodified = now.to_string();
     meta.mac = String::new();
     meta.preserved = None;
@@ -155,12 +155,22 @@ fn seal(input: &[u8], format: Format, cipher: &Cipher, mut meta: Metadata) -> Re
             let mut edits = enc.leaves(src, &p.leaves, &meta.selector, Format::Yaml, p.indent)?;
             edits.extend(enc.aliases(src, &p, &mut warnings)?);
             finish_mac(cipher, &mut meta, enc.mac)?;
+            // sops writes the metadata into every document, empty ones included; we note
+            // which were empty so that our decrypt leaves them empty (sops prints `{}`)
+            for (i, d) in p.docs.iter().enumerate() {
+                if !d.has_root && !d.empty {
+                    return Err(Error::Unsupported(format!(
+                        "document {} is a bare null; sops-rs cannot add the metadata to it (remove the `~`/`null`)",
+                        i + 1
+                    )));
+                }
+                if d.empty {
+                    enc.preserved.insert(format!("d:{i}"), String::new());
+                }
+            }
             meta.preserved = seal_preserved(cipher, &enc.preserved)?;
             let block = metadata::write_yaml(&meta.to_meta(), p.indent);
             for d in &p.docs {
-                if !d.has_root && p.docs.len() > 1 {
-                    continue;
-                }
                 if d.insert_at == src.len() && !src.is_empty() && !src.ends_with('\n') {
                     // no final newline: keep it that way, so decrypting restores the file exactly
                     edits.push(Edit::insert(
@@ -282,8 +292,10 @@ struct Encrypter<'c> {
     cipher: &'c Cipher,
     mac: Mac,
     preserved: BTreeMap<String, String>,
-    /// Tokens of leaves, by leaf index (for alias expansion).
+    /// Tokens of leaves reached through aliases, by leaf index (for alias expansion).
     tokens: Vec<Option<String>>,
+    /// Whether each leaf was encrypted, by leaf index.
+    encrypted: Vec<bool>,
 }
 
 impl<'c> Encrypter<'c> {
@@ -293,6 +305,7 @@ impl<'c> Encrypter<'c> {
             mac: Mac::new(mac_only),
             preserved: BTreeMap::new(),
             tokens: Vec::new(),
+            encrypted: Vec::new(),
         }
     }
 
@@ -307,6 +320,7 @@ impl<'c> Encrypter<'c> {
         let mut edits = Vec::new();
         for leaf in leaves {
             self.tokens.push(None);
+            self.encrypted.push(false);
             let Some(v) = &leaf.value else { continue };
             let path: Vec<&str> = leaf.path.iter().map(String::as_str).collect();
             let comments: Vec<&str> = leaf.comments.iter().map(String::as_str).collect();
@@ -324,11 +338,13 @@ impl<'c> Encrypter<'c> {
                     display_path(&leaf.path)
                 )));
             }
+            *self.encrypted.last_mut().expect("pushed above") = true;
             let token = self.cipher.encrypt(v, &leaf.aad())?;
             let ttext = token.to_text();
-            *self.tokens.last_mut().expect("pushed above") = Some(ttext.clone());
             if leaf.ctx.alias {
-                continue; // written by the alias expansion
+                // written by the alias expansion, which needs the token text
+                *self.tokens.last_mut().expect("pushed above") = Some(ttext);
+                continue;
             }
             let original = &src[leaf.span.clone()];
             let (range, text, canonical, orig) = match fmt {
@@ -365,7 +381,11 @@ impl<'c> Encrypter<'c> {
     ) -> Result<Vec<Edit>> {
         let mut edits = Vec::new();
         for a in &p.aliases {
-            if !a.leaves.clone().any(|i| self.tokens[i].is_some()) {
+            // the alias can stay only if neither its copy nor the anchored node's own values
+            // are encrypted: otherwise sops would read the copy differently
+            let encrypted =
+                |r: &Range<usize>| r.clone().any(|i| self.encrypted.get(i) == Some(&true));
+            if !encrypted(&a.leaves) && !encrypted(&a.target_leaves) {
                 continue;
             }
             let mut out = String::new();
@@ -527,7 +547,15 @@ pub fn decrypt(
     sources: &KeySources,
     opts: &DecryptOptions,
 ) -> Result<Output> {
-    open(input, format, sources, opts).map(|(out, _, _)| out)
+    open(input, format, sources, opts, false).map(|(out, _, _)| out)
+}
+
+fn new_cipher(key: DataKey, remember: bool) -> Cipher {
+    if remember {
+        Cipher::remembering(key)
+    } else {
+        Cipher::new(key)
+    }
 }
 
 /// Decrypt, and also hand back the cipher (holding the data key and the IVs of every value,
@@ -537,6 +565,7 @@ fn open(
     format: Format,
     sources: &KeySources,
     opts: &DecryptOptions,
+    remember: bool,
 ) -> Result<(Output, Cipher, Metadata)> {
     let warnings = Vec::new();
     match format {
@@ -544,7 +573,7 @@ fn open(
             let src = utf8(input).map_err(|_| Error::MetadataNotFound)?;
             let p = json::parse(src).map_err(|_| Error::MetadataNotFound)?;
             let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
-            let mut cipher = Cipher::new(keys::unwrap(&meta, sources)?);
+            let mut cipher = new_cipher(keys::unwrap(&meta, sources)?, remember);
             let data = p
                 .data_member
                 .map(|i| &p.leaves[i])
@@ -580,7 +609,7 @@ fn open(
             let src = utf8(input)?;
             let p = yaml::parse(src)?;
             let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
-            let mut cipher = Cipher::new(keys::unwrap(&meta, sources)?);
+            let mut cipher = new_cipher(keys::unwrap(&meta, sources)?, remember);
             let preserved = open_preserved(&mut cipher, &meta);
             let (mut edits, mac, values) = decrypt_leaves(
                 src,
@@ -590,15 +619,23 @@ fn open(
                 &mut cipher,
                 &preserved,
                 Format::Yaml,
+                opts.extract.is_some(),
             )?;
             check_mac(&mut cipher, &meta, mac, opts)?;
             if let Some(path) = &opts.extract {
                 let bytes = extract(&p.leaves, &values, path)?;
                 return Ok((Output { bytes, warnings }, cipher, meta));
             }
-            for d in &p.docs {
+            for (i, d) in p.docs.iter().enumerate() {
                 if let Some(r) = &d.sops_removal {
-                    edits.push(Edit::new(r.clone(), ""));
+                    // a mapping left empty prints as `{}` in sops, unless we wrote the
+                    // document empty ourselves
+                    let text = if d.only_sops && !preserved.contains_key(&format!("d:{i}")) {
+                        "{}\n"
+                    } else {
+                        ""
+                    };
+                    edits.push(Edit::new(r.clone(), text));
                 }
             }
             let bytes = splice(input, edits).map_err(Error::Internal)?;
@@ -608,7 +645,7 @@ fn open(
             let src = utf8(input)?;
             let p = json::parse(src)?;
             let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
-            let mut cipher = Cipher::new(keys::unwrap(&meta, sources)?);
+            let mut cipher = new_cipher(keys::unwrap(&meta, sources)?, remember);
             let preserved = open_preserved(&mut cipher, &meta);
             let (mut edits, mac, values) = decrypt_leaves(
                 src,
@@ -618,6 +655,7 @@ fn open(
                 &mut cipher,
                 &preserved,
                 Format::Json,
+                opts.extract.is_some(),
             )?;
             check_mac(&mut cipher, &meta, mac, opts)?;
             if let Some(path) = &opts.extract {
@@ -634,7 +672,7 @@ fn open(
             let src = utf8(input)?;
             let p = dotenv::parse(src)?;
             let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
-            let mut cipher = Cipher::new(keys::unwrap(&meta, sources)?);
+            let mut cipher = new_cipher(keys::unwrap(&meta, sources)?, remember);
             let preserved = open_preserved(&mut cipher, &meta);
             let (mut edits, mac, values) = decrypt_leaves(
                 src,
@@ -644,6 +682,7 @@ fn open(
                 &mut cipher,
                 &preserved,
                 Format::Dotenv,
+                opts.extract.is_some(),
             )?;
             check_mac(&mut cipher, &meta, mac, opts)?;
             if let Some(path) = &opts.extract {
@@ -715,10 +754,12 @@ fn decrypt_leaves(
     cipher: &mut Cipher,
     preserved: &BTreeMap<String, String>,
     fmt: Format,
+    extracting: bool,
 ) -> Result<DecryptedLeaves> {
     let mut mac = Mac::new(meta.mac_only_encrypted);
-    let mut edits = Vec::new();
+    let mut edits = Vec::with_capacity(leaves.len());
     let mut values = Vec::new();
+    let want_values = extracting;
     let restored = restore_aliases(src, leaves, preserved);
     for (range, raw) in &restored {
         edits.push(Edit::new(range.clone(), raw.clone()));
@@ -735,7 +776,9 @@ fn decrypt_leaves(
         };
         if !encrypted || v.is_empty() {
             mac.add(v, false);
-            values.push((li, v.clone()));
+            if want_values {
+                values.push((li, v.clone()));
+            }
             continue;
         }
         let tok = match text.map(Token::parse) {
@@ -770,7 +813,9 @@ fn decrypt_leaves(
             source: Box::new(e),
         })?;
         mac.add(&value, true);
-        values.push((li, value.clone()));
+        if want_values {
+            values.push((li, value.clone()));
+        }
         if leaf.ctx.alias
             || restored
                 .iter()

@@ -13,7 +13,7 @@ use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{AesGcm, aes::Aes256};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::crypto::DataKey;
 use crate::error::Error;
@@ -102,6 +102,10 @@ pub struct Cipher {
     key: DataKey,
     /// (aad, type, SHA-512 of the plaintext) → iv of values decrypted with this cipher.
     stash: HashMap<(String, String, [u8; 64]), Vec<u8>>,
+    /// OS randomness fetched in blocks: one system call per 128 IVs, not one per value.
+    pool: std::cell::RefCell<Vec<u8>>,
+    /// Whether decryption records IVs (only re-encryption needs them).
+    remember: bool,
 }
 
 impl Cipher {
@@ -109,7 +113,32 @@ impl Cipher {
         Cipher {
             key,
             stash: HashMap::new(),
+            pool: std::cell::RefCell::new(Vec::new()),
+            remember: false,
         }
+    }
+
+    /// A cipher that records the IV of every value it decrypts, so that re-encrypting the
+    /// same value at the same path gives the same ciphertext (sops' stash).
+    pub fn remembering(key: DataKey) -> Self {
+        Cipher {
+            remember: true,
+            ..Cipher::new(key)
+        }
+    }
+
+    fn fresh_iv(&self) -> Vec<u8> {
+        let mut pool = self.pool.borrow_mut();
+        if pool.len() < 32 {
+            pool.resize(32 * 128, 0);
+            super::random_bytes(&mut pool);
+        }
+        let at = pool.len() - 32;
+        let iv = pool[at..].to_vec();
+        // used bytes are wiped and dropped so an IV is never handed out twice
+        pool[at..].zeroize();
+        pool.truncate(at);
+        iv
     }
 
     pub fn data_key(&self) -> &DataKey {
@@ -118,14 +147,16 @@ impl Cipher {
 
     /// Encrypt raw bytes with a type tag. Reuses the IV of an identical earlier decryption.
     pub fn encrypt_bytes(&self, plain: &[u8], ty: &str, aad: &str) -> Result<Token, Error> {
-        let stash_key = (aad.to_string(), ty.to_string(), digest(plain));
-        let iv = match self.stash.get(&stash_key) {
-            Some(iv) => iv.clone(),
-            None => {
-                let mut iv = vec![0u8; 32];
-                super::random_bytes(&mut iv);
-                iv
-            }
+        let reused = if self.stash.is_empty() {
+            None
+        } else {
+            self.stash
+                .get(&(aad.to_string(), ty.to_string(), digest(plain)))
+                .cloned()
+        };
+        let iv = match reused {
+            Some(iv) => iv,
+            None => self.fresh_iv(),
         };
         let gcm = SopsGcm::new_from_slice(self.key.as_bytes()).map_err(|_| Error::BadDataKey)?;
         let mut buf = Zeroizing::new(plain.to_vec());
@@ -165,8 +196,10 @@ impl Cipher {
             GenericArray::from_slice(&t.tag),
         )
         .map_err(|_| Error::Authentication)?;
-        self.stash
-            .insert((aad.to_string(), t.ty.clone(), digest(&buf)), t.iv.clone());
+        if self.remember {
+            self.stash
+                .insert((aad.to_string(), t.ty.clone(), digest(&buf)), t.iv.clone());
+        }
         Ok(buf)
     }
 
@@ -231,7 +264,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_iv_reuse() {
-        let mut c = Cipher::new(DataKey::generate());
+        let mut c = Cipher::remembering(DataKey::generate());
         let t = c.encrypt(&Value::Int(-12), "a:b:").unwrap();
         assert_eq!(t.iv.len(), 32);
         let text = t.to_text();

@@ -679,8 +679,11 @@ fn analyze(s: &str) -> Analysis {
 pub fn yaml_double_quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
+    // yaml.v3's `is_bom(value, i)` tests the first bytes of the whole value, not those at `i`:
+    // in a string that starts with U+FEFF, every character is escaped (seen with sops 3.11)
+    let bom_quirk = s.starts_with('\u{feff}');
     for c in s.chars() {
-        if is_printable(c) && !is_break(c) && c != '"' && c != '\\' {
+        if !bom_quirk && is_printable(c) && !is_break(c) && c != '"' && c != '\\' {
             out.push(c);
             continue;
         }

@@ -64,6 +64,10 @@ pub struct Doc {
     pub has_root: bool,
     /// The root is a flow mapping (`{a: 1}`), where a block `sops:` entry cannot be added.
     pub flow_root: bool,
+    /// The document has no content at all (`---` alone, or only comments).
+    pub empty: bool,
+    /// The document's mapping holds nothing but the `sops` entry (sops prints `{}` for it).
+    pub only_sops: bool,
 }
 
 /// An alias whose copy contains leaves (sops walks it as a copy of the anchored node).
@@ -77,6 +81,8 @@ pub struct AliasUse {
     pub skeleton: Vec<Skel>,
     /// The key path where the alias stands.
     pub path: Vec<String>,
+    /// The leaves of the anchored node at its own site.
+    pub target_leaves: Range<usize>,
 }
 
 /// A piece of an alias expansion: literal text, or the n-th leaf of the alias.
@@ -167,6 +173,8 @@ fn syntax(src: &str, pos: usize, msg: impl Into<String>) -> Error {
 pub fn parse(src: &str) -> Result<Parsed> {
     let mut opts = Options::default();
     opts.emit_anchor_events = true;
+    // `k: |\n  x` at the end of the input is "x", as libyaml (and so sops' yaml.v3) reads it
+    opts.block_scalar_eof_without_line_feed = true;
     let mut parser = Parser::new_from_str_with_options(src, opts);
     let mut b = Builder {
         src,
@@ -177,9 +185,18 @@ pub fn parse(src: &str) -> Result<Parsed> {
     let mut roots: Vec<(Option<usize>, Doc)> = Vec::new();
     let mut cur_root: Option<usize> = None;
     let mut last_end = 0usize;
-    // comments seen after a key whose value has not started yet
-    let mut deferred: Vec<Item> = Vec::new();
-    let mut prev_was_node_end = 0usize;
+    // Own-line comments wait for the next structural event to learn their owner, as yaml.v3
+    // attaches them: the collection that receives the next node (a head comment), or the
+    // collection that ends next if they are indented at least as deep (a foot comment).
+    let mut pending: Vec<(Item, usize)> = Vec::new();
+    // the flow collection that ended last, and its line (for `k: [a, b] # c`)
+    let mut last_closed: Option<(usize, usize)> = None;
+    let line_of = |pos: usize| {
+        src.as_bytes()[..pos.min(src.len())]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+    };
 
     while let Some(next) = parser.next_event() {
         let (ev, span) = next.map_err(|e| {
@@ -198,19 +215,49 @@ pub fn parse(src: &str) -> Result<Parsed> {
                 cur_root = None;
             }
             Event::DocumentEnd => {
+                // the metadata goes on a line of its own: after `---` for an empty document
+                let mut insert_at = range.start;
+                if insert_at > 0 && src.as_bytes()[insert_at - 1] != b'\n' {
+                    if let Some(nl) = src[insert_at..].find('\n') {
+                        insert_at += nl + 1;
+                    } else {
+                        insert_at = src.len();
+                    }
+                }
+                if let Some(r) = cur_root
+                    && matches!(b.nodes[r].kind, Kind::Map(_) | Kind::Seq(_))
+                {
+                    for (c, _) in pending.drain(..) {
+                        b.items_mut(r).push(c);
+                    }
+                }
                 let doc = Doc {
-                    insert_at: range.start,
+                    insert_at,
                     ..Doc::default()
                 };
                 roots.push((cur_root, doc));
             }
             Event::Comment(text, placement) => {
+                let right = placement == Placement::Right;
                 let item = Item::Comment {
                     text: text.into_owned(),
                     span: range.clone(),
-                    right: placement == Placement::Right,
+                    right,
                 };
-                b.place_comment(&mut stack, item, col_of(src, range.start), &mut deferred);
+                if right {
+                    // a comment after a flow collection belongs to it (yaml.v3 gives it to the
+                    // value node); after a scalar, to the mapping or sequence holding it
+                    let owner = match last_closed {
+                        Some((n, line)) if line == line_of(range.start) => Some(n),
+                        _ => stack.last().map(|f| f.node),
+                    };
+                    match owner {
+                        Some(o) => b.items_mut(o).push(item),
+                        None => pending.push((item, 0)),
+                    }
+                } else {
+                    pending.push((item, col_of(src, range.start)));
+                }
             }
             Event::Anchor(id, _) => {
                 if let Some(n) = b.nodes.len().checked_sub(1) {
@@ -218,10 +265,14 @@ pub fn parse(src: &str) -> Result<Parsed> {
                 }
             }
             Event::Alias(id) => {
+                last_closed = None;
+                b.flush_pending(&stack, &mut pending);
                 let n = b.push(Kind::Alias(id), range.clone(), false);
-                b.attach(&mut stack, &mut cur_root, n, &mut deferred)?;
+                b.attach(&mut stack, &mut cur_root, n)?;
             }
             Event::Scalar(text, style, anchor, tag) => {
+                last_closed = None;
+                b.flush_pending(&stack, &mut pending);
                 let mut region = range.clone();
                 if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
                     let after = stack
@@ -247,6 +298,14 @@ pub fn parse(src: &str) -> Result<Parsed> {
                     }
                     region = h..end.max(h);
                 }
+                // sops drops tags: the token must replace the tag too, or sops would read
+                // `!!int ENC[...]` as an int (the original text is kept in the record)
+                if tag.is_some()
+                    && let Some(ts) = span.tag_start().and_then(|m| m.byte_offset())
+                    && ts < region.start
+                {
+                    region.start = ts;
+                }
                 let tag = tag.map(|t| t.suffix().to_string());
                 let n = b.push(
                     Kind::Scalar {
@@ -261,12 +320,21 @@ pub fn parse(src: &str) -> Result<Parsed> {
                 if anchor != 0 {
                     b.anchors.insert(anchor, n);
                 }
-                b.attach(&mut stack, &mut cur_root, n, &mut deferred)?;
+                b.attach(&mut stack, &mut cur_root, n)?;
                 last_end = range.end;
             }
             Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(syntax(src, range.start, "nesting is too deep"));
+                }
+                last_closed = None;
+                // comments between a key and its block collection value belong inside it
+                let into_new = stack
+                    .last()
+                    .is_some_and(|f| f.pending_key.is_some() && !b.nodes[f.node].flow)
+                    || stack.is_empty();
+                if !into_new {
+                    b.flush_pending(&stack, &mut pending);
                 }
                 let is_map = matches!(ev, Event::MappingStart(..));
                 let kind = if is_map {
@@ -278,14 +346,15 @@ pub fn parse(src: &str) -> Result<Parsed> {
                 if anchor != 0 {
                     b.anchors.insert(anchor, n);
                 }
-                b.attach(&mut stack, &mut cur_root, n, &mut Vec::new())?;
+                b.attach(&mut stack, &mut cur_root, n)?;
                 stack.push(Frame {
                     node: n,
                     pending_key: None,
                 });
-                // comments that came between a key and this collection belong inside it
-                for c in deferred.drain(..) {
-                    b.items_mut(n).push(c);
+                if into_new {
+                    for (c, _) in pending.drain(..) {
+                        b.items_mut(n).push(c);
+                    }
                 }
             }
             Event::MappingEnd | Event::SequenceEnd => {
@@ -298,19 +367,33 @@ pub fn parse(src: &str) -> Result<Parsed> {
                     range.start
                 };
                 b.nodes[f.node].end = end.max(b.nodes[f.node].start);
-                prev_was_node_end = end;
+                let flow = b.nodes[f.node].flow;
+                // own-line comments indented at least as deep as this collection's items are
+                // its foot comments; shallower ones wait for an outer collection
+                let c = b.collection_col(f.node);
+                let take = pending
+                    .iter()
+                    .take_while(|(_, col)| flow || *col >= c)
+                    .count();
+                for (item, _) in pending.drain(..take) {
+                    b.items_mut(f.node).push(item);
+                }
+                last_closed = flow.then(|| (f.node, line_of(end.saturating_sub(1))));
             }
             _ => {}
         }
         last_end = last_end.max(range.end.min(src.len()));
     }
-    let _ = prev_was_node_end;
 
     let mut out = Parsed {
         indent: b.detect_indent(),
         ..Parsed::default()
     };
     for (i, (root, mut doc)) in roots.into_iter().enumerate() {
+        // an empty document reads as a null scalar with an empty span
+        doc.empty = root.is_none_or(
+            |r| matches!(&b.nodes[r].kind, Kind::Scalar { region, .. } if region.is_empty()),
+        );
         if let Some(r) = root {
             match &b.nodes[r].kind {
                 Kind::Map(_) => {}
@@ -332,6 +415,13 @@ pub fn parse(src: &str) -> Result<Parsed> {
                 doc.flow_root = b.nodes[r].flow;
                 if let Some((removal, meta)) = b.sops_entry(r)? {
                     doc.sops_removal = Some(removal);
+                    if let Kind::Map(items) = &b.nodes[r].kind {
+                        doc.only_sops = items
+                            .iter()
+                            .filter(|it| matches!(it, Item::Entry(..)))
+                            .count()
+                            == 1;
+                    }
                     if i == 0 {
                         out.metadata = Some(meta);
                     }
@@ -341,6 +431,8 @@ pub fn parse(src: &str) -> Result<Parsed> {
                     out: &mut out,
                     depth: 0,
                     ipath: Vec::new(),
+                    anchored: b.anchors.values().copied().collect(),
+                    sites: HashMap::new(),
                 };
                 w.node(
                     r,
@@ -376,13 +468,16 @@ impl Builder<'_> {
         }
     }
 
-    fn attach(
-        &mut self,
-        stack: &mut [Frame],
-        root: &mut Option<usize>,
-        n: usize,
-        deferred: &mut Vec<Item>,
-    ) -> Result<()> {
+    /// Give pending own-line comments to the collection that receives the next node.
+    fn flush_pending(&mut self, stack: &[Frame], pending: &mut Vec<(Item, usize)>) {
+        if let Some(top) = stack.last() {
+            for (c, _) in pending.drain(..) {
+                self.items_mut(top.node).push(c);
+            }
+        }
+    }
+
+    fn attach(&mut self, stack: &mut [Frame], root: &mut Option<usize>, n: usize) -> Result<()> {
         let Some(top) = stack.last_mut() else {
             *root = Some(n);
             return Ok(());
@@ -396,57 +491,13 @@ impl Builder<'_> {
                     return Ok(());
                 }
                 Some(k) => {
-                    let items = self.items_mut(parent);
-                    items.push(Item::Entry(k, n));
-                    // a comment between a key and a scalar value stays in the mapping
-                    items.append(deferred);
+                    self.items_mut(parent).push(Item::Entry(k, n));
                 }
             }
         } else {
             self.items_mut(parent).push(Item::Node(n));
         }
         Ok(())
-    }
-
-    /// Give a comment to the collection that owns it: the innermost open block collection
-    /// whose column is at or left of the comment's column (sops/yaml.v3 attach comments by
-    /// indentation); a comment on a value's line stays with the innermost one.
-    fn place_comment(
-        &mut self,
-        stack: &mut [Frame],
-        item: Item,
-        col: usize,
-        deferred: &mut Vec<Item>,
-    ) {
-        let Some(top) = stack.last() else {
-            // before the root collection: it becomes the root's first item once it exists
-            deferred.push(item);
-            return;
-        };
-        let right = matches!(item, Item::Comment { right: true, .. });
-        if !right && top.pending_key.is_some() && !self.nodes[top.node].flow {
-            let key_col = self.nodes[top.pending_key.unwrap_or(0)].col;
-            if col > key_col {
-                deferred.push(item);
-                return;
-            }
-        }
-        let mut owner = top.node;
-        if !right {
-            for f in stack.iter().rev() {
-                let n = &self.nodes[f.node];
-                if n.flow {
-                    owner = f.node;
-                    break;
-                }
-                let c = self.collection_col(f.node);
-                owner = f.node;
-                if c <= col {
-                    break;
-                }
-            }
-        }
-        self.items_mut(owner).push(item);
     }
 
     /// The column of a block collection: its keys' column, or its dashes' column.
@@ -470,11 +521,10 @@ impl Builder<'_> {
 
     /// The `-` that introduces a block sequence item starting at `pos`.
     fn dash_pos(&self, pos: usize) -> Option<usize> {
+        // scan back from just before the item: its own first character may be a `-`
+        // (`- -7`, `- --flag`)
         let bytes = self.src.as_bytes();
         let mut i = pos.min(bytes.len());
-        if i < bytes.len() && bytes[i] == b'-' {
-            return Some(i);
-        }
         while i > 0 {
             i -= 1;
             match bytes[i] {
@@ -618,6 +668,9 @@ struct Walk<'b, 'o> {
     out: &'o mut Parsed,
     depth: usize,
     ipath: Vec<PathSeg>,
+    /// Anchored nodes and the leaves walked at their own site.
+    anchored: std::collections::HashSet<usize>,
+    sites: HashMap<usize, Range<usize>>,
 }
 
 impl Walk<'_, '_> {
@@ -629,6 +682,7 @@ impl Walk<'_, '_> {
         comments: &mut Vec<String>,
         is_root: bool,
     ) -> Result<()> {
+        let site_start = self.out.leaves.len();
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(syntax(
@@ -682,9 +736,11 @@ impl Walk<'_, '_> {
                 self.node_no_comments(target, path, &c)?;
                 let last = self.out.leaves.len();
                 if last > first {
+                    let target_leaves = self.sites.get(&target).cloned().unwrap_or(0..0);
                     self.out.aliases.push(AliasUse {
                         span: node.start..node.end,
                         leaves: first..last,
+                        target_leaves,
                         skeleton,
                         path: path.clone(),
                     });
@@ -792,6 +848,9 @@ impl Walk<'_, '_> {
                     }
                 }
             }
+        }
+        if !ctx.alias && self.anchored.contains(&n) {
+            self.sites.insert(n, site_start..self.out.leaves.len());
         }
         self.depth -= 1;
         Ok(())
@@ -929,6 +988,15 @@ fn scalar_value(
     let plain = style == ScalarStyle::Plain;
     match tag {
         Some("str") => return Ok(Some(Value::Str(text.to_string()))),
+        Some("binary") => {
+            // yaml.v3 decodes !!binary; sops then handles the bytes as a string
+            use base64::Engine;
+            let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            return match base64::engine::general_purpose::STANDARD.decode(compact) {
+                Ok(b) => Ok(Some(Value::Str(String::from_utf8(b).map_err(|_| ())?))),
+                Err(_) => Ok(Some(Value::Str(text.to_string()))),
+            };
+        }
         Some("null") => return Ok(None),
         Some("int" | "float" | "bool" | "timestamp") => {}
         Some(_) if !plain => return Ok(Some(Value::Str(text.to_string()))),
@@ -980,11 +1048,11 @@ pub fn parse_tree(src: &str) -> Result<Option<Meta>> {
                     range,
                     false,
                 );
-                b.attach(&mut stack, &mut root, n, &mut Vec::new())?;
+                b.attach(&mut stack, &mut root, n)?;
             }
             Event::Alias(id) => {
                 let n = b.push(Kind::Alias(id), range, false);
-                b.attach(&mut stack, &mut root, n, &mut Vec::new())?;
+                b.attach(&mut stack, &mut root, n)?;
             }
             Event::MappingStart(style, _, _) | Event::SequenceStart(style, _, _) => {
                 if stack.len() >= 64 {
@@ -996,7 +1064,7 @@ pub fn parse_tree(src: &str) -> Result<Option<Meta>> {
                     Kind::Seq(Vec::new())
                 };
                 let n = b.push(kind, range, style == StructureStyle::Flow);
-                b.attach(&mut stack, &mut root, n, &mut Vec::new())?;
+                b.attach(&mut stack, &mut root, n)?;
                 stack.push(Frame {
                     node: n,
                     pending_key: None,
