@@ -14,7 +14,7 @@ use crate::crypto::{Cipher, DataKey, Mac};
 use crate::error::{Error, Result};
 use crate::format::scalar::{json_render, yaml_double_quoted, yaml_render, yaml_single_quoted};
 use crate::format::splice::{Edit, splice};
-use crate::format::{Format, Leaf, PathSeg, aad, binary, display_path, dotenv, json, yaml};
+use crate::format::{Format, Leaf, PathSeg, aad, binary, display_path, dotenv, ini, json, yaml};
 use crate::keys::{self, KeySources, KeySpec};
 use crate::metadata::{self, Meta, Metadata, SOPS_VERSION};
 use crate::select::Selector;
@@ -219,6 +219,23 @@ fn seal(input: &[u8], format: Format, cipher: &Cipher, mut meta: Metadata) -> Re
             ));
             splice(input, edits).map_err(Error::Internal)?
         }
+        Format::Ini => {
+            let src = utf8(input)?;
+            let p = ini::parse(src)?;
+            if p.metadata.is_some() {
+                return Err(Error::AlreadyEncrypted);
+            }
+            warnings.extend(p.warnings.iter().cloned());
+            let mut enc = Encrypter::new(cipher, mac_only);
+            let mut edits = enc.leaves(src, &p.leaves, &meta.selector, Format::Ini, 0)?;
+            finish_mac(cipher, &mut meta, enc.mac)?;
+            meta.preserved = seal_preserved(cipher, &enc.preserved)?;
+            edits.push(Edit::insert(
+                p.insert_at,
+                ini::metadata_text(&meta.to_meta(), p.no_final_newline),
+            ));
+            splice(input, edits).map_err(Error::Internal)?
+        }
     };
     Ok(Output { bytes, warnings })
 }
@@ -322,9 +339,7 @@ impl<'c> Encrypter<'c> {
             self.tokens.push(None);
             self.encrypted.push(false);
             let Some(v) = &leaf.value else { continue };
-            let path: Vec<&str> = leaf.path.iter().map(String::as_str).collect();
-            let comments: Vec<&str> = leaf.comments.iter().map(String::as_str).collect();
-            let encrypted = sel.should_encrypt(&path, &comments);
+            let encrypted = crate::format::should_encrypt(sel, leaf);
             self.mac.add(v, encrypted);
             if !encrypted || v.is_empty() {
                 continue;
@@ -352,6 +367,12 @@ impl<'c> Encrypter<'c> {
                     leaf.span.clone(),
                     format!("\"{ttext}\""),
                     json_render(v).ok(),
+                    original.to_string(),
+                ),
+                Format::Ini => (
+                    leaf.span.clone(),
+                    ini::encrypted_text(src, leaf, &ttext),
+                    Some(ini::decrypted_text(src, leaf, v)),
                     original.to_string(),
                 ),
                 // a dotenv leaf's span is the raw value (or comment text): the token replaces it
@@ -695,6 +716,33 @@ fn open(
             let bytes = splice(input, edits).map_err(Error::Internal)?;
             Ok((Output { bytes, warnings }, cipher, meta))
         }
+        Format::Ini => {
+            let src = utf8(input)?;
+            let p = ini::parse(src)?;
+            let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
+            let mut cipher = new_cipher(keys::unwrap(&meta, sources)?, remember);
+            let preserved = open_preserved(&mut cipher, &meta);
+            let (mut edits, mac, values) = decrypt_leaves(
+                src,
+                0,
+                &p.leaves,
+                &meta,
+                &mut cipher,
+                &preserved,
+                Format::Ini,
+                opts.extract.is_some(),
+            )?;
+            check_mac(&mut cipher, &meta, mac, opts)?;
+            if let Some(path) = &opts.extract {
+                let bytes = extract(&p.leaves, &values, path)?;
+                return Ok((Output { bytes, warnings }, cipher, meta));
+            }
+            if let Some(r) = &p.sops_removal {
+                edits.push(Edit::new(r.clone(), ""));
+            }
+            let bytes = splice(input, edits).map_err(Error::Internal)?;
+            Ok((Output { bytes, warnings }, cipher, meta))
+        }
     }
 }
 
@@ -766,9 +814,7 @@ fn decrypt_leaves(
     }
     for (li, leaf) in leaves.iter().enumerate() {
         let Some(v) = &leaf.value else { continue };
-        let path: Vec<&str> = leaf.path.iter().map(String::as_str).collect();
-        let comments: Vec<&str> = leaf.comments.iter().map(String::as_str).collect();
-        let encrypted = meta.selector.should_encrypt(&path, &comments);
+        let encrypted = crate::format::should_encrypt(&meta.selector, leaf);
         let is_comment_leaf = matches!(v, Value::Comment(_));
         let text = match v {
             Value::Str(s) | Value::Comment(s) => Some(s.as_str()),
@@ -836,6 +882,10 @@ fn decrypt_leaves(
         }
         match fmt {
             Format::Dotenv => edits.push(Edit::new(leaf.span.clone(), dotenv::render(&value))),
+            Format::Ini => edits.push(Edit::new(
+                leaf.span.clone(),
+                ini::decrypted_text(src, leaf, &value),
+            )),
             Format::Json => {
                 let r = json_render(&value).map_err(|e| {
                     Error::Unsupported(format!("{} at {}", e, display_path(&leaf.path)))
@@ -1030,6 +1080,7 @@ pub fn read_metadata(input: &[u8], format: Format) -> Result<Option<Metadata>> {
         Format::Yaml => yaml::parse(src)?.metadata,
         Format::Json | Format::Binary => json::parse(src)?.metadata,
         Format::Dotenv => dotenv::parse(src)?.metadata,
+        Format::Ini => ini::parse(src)?.metadata,
     };
     m.map(|m| Metadata::from_meta(&m)).transpose()
 }

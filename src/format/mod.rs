@@ -4,6 +4,7 @@
 pub mod binary;
 pub mod dotenv;
 pub mod flatten;
+pub mod ini;
 pub mod json;
 pub mod scalar;
 pub mod splice;
@@ -14,12 +15,13 @@ use std::path::Path;
 
 use crate::value::Value;
 
-/// The file formats sops knows (TOML and INI come with the formats issue).
+/// The file formats sops knows (TOML is ours to add, with the formats issue).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Yaml,
     Json,
     Dotenv,
+    Ini,
     Binary,
 }
 
@@ -33,6 +35,8 @@ impl Format {
             Format::Json
         } else if s.ends_with(".env") {
             Format::Dotenv
+        } else if s.ends_with(".ini") {
+            Format::Ini
         } else {
             Format::Binary
         }
@@ -44,6 +48,7 @@ impl Format {
             "yaml" => Some(Format::Yaml),
             "json" => Some(Format::Json),
             "dotenv" => Some(Format::Dotenv),
+            "ini" => Some(Format::Ini),
             "binary" => Some(Format::Binary),
             _ => None,
         }
@@ -117,4 +122,19 @@ pub fn display_path(path: &[String]) -> String {
         return "the top level".into();
     }
     path.iter().map(|k| format!("[{k:?}]")).collect()
+}
+
+/// Whether sops encrypts this leaf: the selector over the key path and the comment stack.
+/// A comment's own text is on its stack (so `unencrypted_comment_regex` keeps a matching
+/// comment in clear), except for `encrypted_comment_regex`, under which the matching comment
+/// itself stays in clear while the values after it are encrypted.
+pub fn should_encrypt(sel: &crate::select::Selector, leaf: &Leaf) -> bool {
+    let path: Vec<&str> = leaf.path.iter().map(String::as_str).collect();
+    let mut comments: Vec<&str> = leaf.comments.iter().map(String::as_str).collect();
+    if leaf.value.as_ref().is_some_and(Value::is_comment)
+        && matches!(sel, crate::select::Selector::EncryptedCommentRegex(_))
+    {
+        comments.pop();
+    }
+    sel.should_encrypt(&path, &comments)
 }

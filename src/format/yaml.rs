@@ -714,6 +714,7 @@ impl Walk<'_, '_> {
                     span: region.clone(),
                     path: path.clone(),
                     value,
+                    // most leaves have no comment above them at any level: keep no copy then
                     comments: comments.clone(),
                     alt_paths: Vec::new(),
                     ctx: c,
@@ -748,10 +749,13 @@ impl Walk<'_, '_> {
             }
             Kind::Map(items) => {
                 let flow = node.flow;
-                let mut preceding: Vec<String> = Vec::new();
-                for it in items {
+                // sops' comment stack: the comments that precede the current item at each
+                // level, flat; this level's part is cleared after each entry
+                let base = comments.len();
+                for (i, it) in items.iter().enumerate() {
                     match it {
                         Item::Comment { text, span, right } => {
+                            comments.push(text.clone());
                             self.comment(
                                 text,
                                 span,
@@ -761,8 +765,12 @@ impl Walk<'_, '_> {
                                 flow || ctx.in_flow,
                                 0,
                                 ctx.alias,
+                                comments.clone(),
                             );
-                            preceding.push(text.clone());
+                            if *right {
+                                // it was counted for the entry it follows
+                                comments.truncate(base);
+                            }
                         }
                         Item::Entry(k, v) => {
                             let kn = &self.b.nodes[*k];
@@ -786,9 +794,16 @@ impl Walk<'_, '_> {
                             if is_root && key == "sops" {
                                 continue;
                             }
+                            // sops' YAML store puts an inline comment (`k: v # c`) before
+                            // its entry, so it precedes the value too
+                            if let Some(Item::Comment {
+                                text, right: true, ..
+                            }) = items.get(i + 1)
+                            {
+                                comments.push(text.clone());
+                            }
                             self.ipath.push(PathSeg::Key(key.clone()));
                             path.push(key);
-                            comments.push(preceding.join("\n"));
                             let c = LeafCtx {
                                 col: kn.col,
                                 in_seq: false,
@@ -796,12 +811,10 @@ impl Walk<'_, '_> {
                                 alias: ctx.alias,
                                 ..LeafCtx::default()
                             };
-                            let mut inner: Vec<String> = comments.clone();
-                            self.node(*v, path, &c, &mut inner, false)?;
-                            comments.pop();
+                            self.node(*v, path, &c, comments, false)?;
                             path.pop();
                             self.ipath.pop();
-                            preceding.clear();
+                            comments.truncate(base);
                         }
                         Item::Node(_) => {}
                     }
@@ -810,9 +823,11 @@ impl Walk<'_, '_> {
             Kind::Seq(items) => {
                 let flow = node.flow;
                 let mut index = 0;
+                let base = comments.len();
                 for it in items {
                     match it {
                         Item::Comment { text, span, right } => {
+                            comments.push(text.clone());
                             let seq_col = self.b.collection_col(n);
                             self.comment(
                                 text,
@@ -823,6 +838,7 @@ impl Walk<'_, '_> {
                                 flow || ctx.in_flow,
                                 seq_col,
                                 ctx.alias,
+                                comments.clone(),
                             );
                         }
                         Item::Node(x) => {
@@ -843,6 +859,7 @@ impl Walk<'_, '_> {
                             index += 1;
                             self.node(*x, path, &c, comments, false)?;
                             self.ipath.pop();
+                            comments.truncate(base);
                         }
                         Item::Entry(..) => {}
                     }
@@ -937,6 +954,7 @@ impl Walk<'_, '_> {
         in_flow: bool,
         seq_col: usize,
         alias: bool,
+        comments: Vec<String>,
     ) {
         let src = self.b.src;
         // a comment on a block scalar's header line lies inside the scalar's region, which
@@ -971,7 +989,7 @@ impl Walk<'_, '_> {
             span: span.clone(),
             path: path.to_vec(),
             value: Some(Value::Comment(text.to_string())),
-            comments: Vec::new(),
+            comments,
             alt_paths,
             ctx: c,
             index_path: self.ipath.clone(),

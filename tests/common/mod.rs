@@ -61,7 +61,8 @@ pub fn run(
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", prog.display()));
     if let Some(input) = stdin {
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(input).unwrap();
+        // the program may exit before reading its input (a usage error): that is not a failure
+        let _ = child.stdin.take().unwrap().write_all(input);
     }
     child.wait_with_output().unwrap()
 }
