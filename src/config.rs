@@ -24,14 +24,7 @@ pub struct CreationRule {
     pub unsupported: Vec<String>,
 }
 
-const SELECTORS: [&str; 6] = [
-    "unencrypted_suffix",
-    "encrypted_suffix",
-    "unencrypted_regex",
-    "encrypted_regex",
-    "unencrypted_comment_regex",
-    "encrypted_comment_regex",
-];
+use crate::select::SELECTOR_KEYS as SELECTORS;
 
 fn get<'a>(m: &'a Meta, k: &str) -> Option<&'a Meta> {
     match m {

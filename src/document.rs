@@ -137,103 +137,82 @@ fn seal(input: &[u8], format: Format, cipher: &Cipher, mut meta: Metadata) -> Re
             finish_mac(cipher, &mut meta, mac)?;
             binary::write(&data, &meta.to_meta()).into_bytes()
         }
-        Format::Yaml => {
+        _ => {
             let src = utf8(input)?;
-            let p = yaml::parse(src)?;
-            if p.metadata.is_some() || p.docs.iter().any(|d| d.sops_removal.is_some()) {
+            let mut p = parse_parts(src, format)?;
+            if p.metadata.is_some() || !p.removals.is_empty() {
                 return Err(Error::AlreadyEncrypted);
             }
-            if !p.docs.iter().any(|d| d.has_root) {
-                return Err(Error::Empty);
-            }
-            if p.docs.iter().any(|d| d.flow_root) {
-                return Err(Error::Unsupported(
-                    "a document whose top-level mapping is in flow style ({...}) cannot hold the sops metadata; write it in block style".into(),
-                ));
-            }
-            let mut enc = Encrypter::new(cipher, mac_only);
-            let mut edits = enc.leaves(src, &p.leaves, &meta.selector, Format::Yaml, p.indent)?;
-            edits.extend(enc.aliases(src, &p, &mut warnings)?);
-            finish_mac(cipher, &mut meta, enc.mac)?;
-            // sops writes the metadata into every document, empty ones included; we note
-            // which were empty so that our decrypt leaves them empty (sops prints `{}`)
-            for (i, d) in p.docs.iter().enumerate() {
-                if !d.has_root && !d.empty {
-                    return Err(Error::Unsupported(format!(
-                        "document {} is a bare null; sops-rs cannot add the metadata to it (remove the `~`/`null`)",
-                        i + 1
-                    )));
+            warnings.append(&mut p.warnings);
+            if let Rest::Yaml(y) = &p.rest {
+                if !y.docs.iter().any(|d| d.has_root) {
+                    return Err(Error::Empty);
                 }
-                if d.empty {
-                    enc.preserved.insert(format!("d:{i}"), String::new());
-                }
-            }
-            meta.preserved = seal_preserved(cipher, &enc.preserved)?;
-            let block = metadata::write_yaml(&meta.to_meta(), p.indent);
-            for d in &p.docs {
-                if d.insert_at == src.len() && !src.is_empty() && !src.ends_with('\n') {
-                    // no final newline: keep it that way, so decrypting restores the file exactly
-                    edits.push(Edit::insert(
-                        d.insert_at,
-                        format!("\n{}", block.trim_end_matches('\n')),
+                if y.docs.iter().any(|d| d.flow_root) {
+                    return Err(Error::Unsupported(
+                        "a document whose top-level mapping is in flow style ({...}) cannot hold the sops metadata; write it in block style".into(),
                     ));
-                } else {
-                    edits.push(Edit::insert(d.insert_at, block.clone()));
                 }
             }
-            splice(input, edits).map_err(Error::Internal)?
-        }
-        Format::Json => {
-            let src = utf8(input)?;
-            let p = json::parse(src)?;
-            if p.metadata.is_some() {
-                return Err(Error::AlreadyEncrypted);
-            }
             let mut enc = Encrypter::new(cipher, mac_only);
-            let mut edits = enc.leaves(src, &p.leaves, &meta.selector, Format::Json, 0)?;
+            let mut edits = enc.leaves(src, &p.leaves, &meta.selector, format, p.indent)?;
+            if let Rest::Yaml(y) = &p.rest {
+                edits.extend(enc.aliases(src, &y.aliases, &p.leaves, &mut warnings)?);
+                // sops writes the metadata into every document, empty ones included; we
+                // note which were empty so that our decrypt leaves them empty (sops prints `{}`)
+                for (i, d) in y.docs.iter().enumerate() {
+                    if !d.has_root && !d.empty {
+                        return Err(Error::Unsupported(format!(
+                            "document {} is a bare null; sops-rs cannot add the metadata to it (remove the `~`/`null`)",
+                            i + 1
+                        )));
+                    }
+                    if d.empty {
+                        enc.preserved.insert(format!("d:{i}"), String::new());
+                    }
+                }
+            }
             finish_mac(cipher, &mut meta, enc.mac)?;
             meta.preserved = seal_preserved(cipher, &enc.preserved)?;
-            let body = metadata::write_json(&meta.to_meta(), &p.indent, 1);
-            let text = if p.empty_object {
-                format!("\n{}\"sops\": {body}\n", p.indent)
-            } else {
-                format!(",\n{}\"sops\": {body}", p.indent)
+            let m = meta.to_meta();
+            // a file without a final newline keeps none: the metadata goes after a newline
+            // of its own, which decrypting takes back
+            let tail = |block: String, at: usize| {
+                if at == src.len() && !src.is_empty() && !src.ends_with('\n') {
+                    format!("\n{}", block.trim_end_matches('\n'))
+                } else {
+                    block
+                }
             };
-            edits.push(Edit::insert(p.insert_at, text));
-            splice(input, edits).map_err(Error::Internal)?
-        }
-        Format::Dotenv => {
-            let src = utf8(input)?;
-            let p = dotenv::parse(src)?;
-            if p.metadata.is_some() {
-                return Err(Error::AlreadyEncrypted);
+            match &p.rest {
+                Rest::Yaml(y) => {
+                    let block = metadata::write_yaml(&m, p.indent);
+                    for d in &y.docs {
+                        edits.push(Edit::insert(d.insert_at, tail(block.clone(), d.insert_at)));
+                    }
+                }
+                Rest::Json {
+                    insert_at,
+                    empty_object,
+                    indent,
+                } => {
+                    let body = metadata::write_json(&m, indent, 1);
+                    let text = if *empty_object {
+                        format!("\n{indent}\"sops\": {body}\n")
+                    } else {
+                        format!(",\n{indent}\"sops\": {body}")
+                    };
+                    edits.push(Edit::insert(*insert_at, text));
+                }
+                Rest::Flat { insert_at } => {
+                    let block = if format == Format::Ini {
+                        ini::write_metadata(&m)
+                    } else {
+                        dotenv::write_metadata(&m)
+                    };
+                    edits.push(Edit::insert(*insert_at, tail(block, *insert_at)));
+                }
             }
-            warnings.extend(p.warnings.iter().cloned());
-            let mut enc = Encrypter::new(cipher, mac_only);
-            let mut edits = enc.leaves(src, &p.leaves, &meta.selector, Format::Dotenv, 0)?;
-            finish_mac(cipher, &mut meta, enc.mac)?;
-            meta.preserved = seal_preserved(cipher, &enc.preserved)?;
-            edits.push(Edit::insert(
-                p.insert_at,
-                dotenv::metadata_insertion(&p, &meta.to_meta()),
-            ));
-            splice(input, edits).map_err(Error::Internal)?
-        }
-        Format::Ini => {
-            let src = utf8(input)?;
-            let p = ini::parse(src)?;
-            if p.metadata.is_some() {
-                return Err(Error::AlreadyEncrypted);
-            }
-            warnings.extend(p.warnings.iter().cloned());
-            let mut enc = Encrypter::new(cipher, mac_only);
-            let mut edits = enc.leaves(src, &p.leaves, &meta.selector, Format::Ini, 0)?;
-            finish_mac(cipher, &mut meta, enc.mac)?;
-            meta.preserved = seal_preserved(cipher, &enc.preserved)?;
-            edits.push(Edit::insert(
-                p.insert_at,
-                ini::metadata_text(&meta.to_meta(), p.no_final_newline),
-            ));
             splice(input, edits).map_err(Error::Internal)?
         }
     };
@@ -397,11 +376,12 @@ impl<'c> Encrypter<'c> {
     fn aliases(
         &mut self,
         src: &str,
-        p: &yaml::Parsed,
+        aliases: &[yaml::AliasUse],
+        leaves: &[Leaf],
         warnings: &mut Vec<String>,
     ) -> Result<Vec<Edit>> {
         let mut edits = Vec::new();
-        for a in &p.aliases {
+        for a in aliases {
             // the alias can stay only if neither its copy nor the anchored node's own values
             // are encrypted: otherwise sops would read the copy differently
             let encrypted =
@@ -419,7 +399,7 @@ impl<'c> Encrypter<'c> {
                         // skip comment leaves (never in a copy) to find this scalar's leaf
                         let i = next;
                         next += 1;
-                        let leaf = &p.leaves[i];
+                        let leaf = &leaves[i];
                         match (&self.tokens[i], &leaf.value) {
                             (Some(t), _) => {
                                 if first_token.is_none() {
@@ -626,9 +606,9 @@ fn open(
                 meta,
             ))
         }
-        Format::Yaml => {
+        _ => {
             let src = utf8(input)?;
-            let p = yaml::parse(src)?;
+            let p = parse_parts(src, format)?;
             let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
             let mut cipher = new_cipher(keys::unwrap(&meta, sources)?, remember);
             let preserved = open_preserved(&mut cipher, &meta);
@@ -639,7 +619,7 @@ fn open(
                 &meta,
                 &mut cipher,
                 &preserved,
-                Format::Yaml,
+                format,
                 opts.extract.is_some(),
             )?;
             check_mac(&mut cipher, &meta, mac, opts)?;
@@ -647,103 +627,123 @@ fn open(
                 let bytes = extract(&p.leaves, &values, path)?;
                 return Ok((Output { bytes, warnings }, cipher, meta));
             }
-            for (i, d) in p.docs.iter().enumerate() {
-                if let Some(r) = &d.sops_removal {
-                    // a mapping left empty prints as `{}` in sops, unless we wrote the
-                    // document empty ourselves
-                    let text = if d.only_sops && !preserved.contains_key(&format!("d:{i}")) {
-                        "{}\n"
-                    } else {
-                        ""
-                    };
-                    edits.push(Edit::new(r.clone(), text));
-                }
-            }
-            let bytes = splice(input, edits).map_err(Error::Internal)?;
-            Ok((Output { bytes, warnings }, cipher, meta))
-        }
-        Format::Json => {
-            let src = utf8(input)?;
-            let p = json::parse(src)?;
-            let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
-            let mut cipher = new_cipher(keys::unwrap(&meta, sources)?, remember);
-            let preserved = open_preserved(&mut cipher, &meta);
-            let (mut edits, mac, values) = decrypt_leaves(
-                src,
-                0,
-                &p.leaves,
-                &meta,
-                &mut cipher,
-                &preserved,
-                Format::Json,
-                opts.extract.is_some(),
-            )?;
-            check_mac(&mut cipher, &meta, mac, opts)?;
-            if let Some(path) = &opts.extract {
-                let bytes = extract(&p.leaves, &values, path)?;
-                return Ok((Output { bytes, warnings }, cipher, meta));
-            }
-            if let Some(r) = &p.sops_removal {
-                edits.push(Edit::new(r.clone(), ""));
-            }
-            let bytes = splice(input, edits).map_err(Error::Internal)?;
-            Ok((Output { bytes, warnings }, cipher, meta))
-        }
-        Format::Dotenv => {
-            let src = utf8(input)?;
-            let p = dotenv::parse(src)?;
-            let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
-            let mut cipher = new_cipher(keys::unwrap(&meta, sources)?, remember);
-            let preserved = open_preserved(&mut cipher, &meta);
-            let (mut edits, mac, values) = decrypt_leaves(
-                src,
-                0,
-                &p.leaves,
-                &meta,
-                &mut cipher,
-                &preserved,
-                Format::Dotenv,
-                opts.extract.is_some(),
-            )?;
-            check_mac(&mut cipher, &meta, mac, opts)?;
-            if let Some(path) = &opts.extract {
-                let bytes = extract(&p.leaves, &values, path)?;
-                return Ok((Output { bytes, warnings }, cipher, meta));
-            }
-            for r in &p.sops_lines {
-                edits.push(Edit::new(r.clone(), ""));
-            }
-            let bytes = splice(input, edits).map_err(Error::Internal)?;
-            Ok((Output { bytes, warnings }, cipher, meta))
-        }
-        Format::Ini => {
-            let src = utf8(input)?;
-            let p = ini::parse(src)?;
-            let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
-            let mut cipher = new_cipher(keys::unwrap(&meta, sources)?, remember);
-            let preserved = open_preserved(&mut cipher, &meta);
-            let (mut edits, mac, values) = decrypt_leaves(
-                src,
-                0,
-                &p.leaves,
-                &meta,
-                &mut cipher,
-                &preserved,
-                Format::Ini,
-                opts.extract.is_some(),
-            )?;
-            check_mac(&mut cipher, &meta, mac, opts)?;
-            if let Some(path) = &opts.extract {
-                let bytes = extract(&p.leaves, &values, path)?;
-                return Ok((Output { bytes, warnings }, cipher, meta));
-            }
-            if let Some(r) = &p.sops_removal {
-                edits.push(Edit::new(r.clone(), ""));
+            for (r, doc) in &p.removals {
+                // a YAML mapping left empty prints as `{}` in sops, unless we wrote the
+                // document empty ourselves
+                let text = match doc {
+                    Some(i) if !preserved.contains_key(&format!("d:{i}")) => "{}\n",
+                    _ => "",
+                };
+                edits.push(Edit::new(r.clone(), text));
             }
             let bytes = splice(input, edits).map_err(Error::Internal)?;
             Ok((Output { bytes, warnings }, cipher, meta))
         }
     }
+}
+
+/// A text document as this layer sees it, whatever its format.
+struct Parts {
+    leaves: Vec<Leaf>,
+    metadata: Option<Meta>,
+    /// The metadata's bytes, to delete when decrypting; with the YAML document's index when
+    /// deleting them leaves that document's mapping empty.
+    removals: Vec<(Range<usize>, Option<usize>)>,
+    /// YAML's indentation unit (for rendering values); 0 elsewhere.
+    indent: usize,
+    warnings: Vec<String>,
+    rest: Rest,
+}
+
+/// What each format needs to place the metadata when encrypting.
+enum Rest {
+    Yaml(yaml::Parsed),
+    Json {
+        insert_at: usize,
+        empty_object: bool,
+        indent: String,
+    },
+    /// dotenv and INI: lines at the end.
+    Flat {
+        insert_at: usize,
+    },
+}
+
+fn parse_parts(src: &str, format: Format) -> Result<Parts> {
+    Ok(match format {
+        Format::Yaml => {
+            let mut p = yaml::parse(src)?;
+            let removals = p
+                .docs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| {
+                    d.sops_removal
+                        .clone()
+                        .map(|r| (r, d.only_sops.then_some(i)))
+                })
+                .collect();
+            Parts {
+                leaves: std::mem::take(&mut p.leaves),
+                metadata: p.metadata.take(),
+                removals,
+                indent: p.indent,
+                warnings: Vec::new(),
+                rest: Rest::Yaml(p),
+            }
+        }
+        Format::Json | Format::Binary => {
+            let p = json::parse(src)?;
+            Parts {
+                removals: p
+                    .sops_removal
+                    .clone()
+                    .map(|r| (r, None))
+                    .into_iter()
+                    .collect(),
+                rest: Rest::Json {
+                    insert_at: p.insert_at,
+                    empty_object: p.empty_object,
+                    indent: p.indent,
+                },
+                leaves: p.leaves,
+                metadata: p.metadata,
+                indent: 0,
+                warnings: Vec::new(),
+            }
+        }
+        Format::Dotenv => {
+            let p = dotenv::parse(src)?;
+            Parts {
+                removals: p.sops_lines.iter().map(|r| (r.clone(), None)).collect(),
+                rest: Rest::Flat {
+                    insert_at: p.insert_at,
+                },
+                leaves: p.leaves,
+                metadata: p.metadata,
+                indent: 0,
+                warnings: p.warnings,
+            }
+        }
+        Format::Ini => {
+            let p = ini::parse(src)?;
+            Parts {
+                removals: p
+                    .sops_removal
+                    .clone()
+                    .map(|r| (r, None))
+                    .into_iter()
+                    .collect(),
+                rest: Rest::Flat {
+                    insert_at: p.insert_at,
+                },
+                leaves: p.leaves,
+                metadata: p.metadata,
+                indent: 0,
+                warnings: p.warnings,
+            }
+        }
+    })
 }
 
 fn check_mac(cipher: &mut Cipher, meta: &Metadata, mac: Mac, opts: &DecryptOptions) -> Result<()> {
@@ -931,7 +931,6 @@ fn decrypt_leaves(
                 ));
             }
         }
-        let _ = src;
     }
     Ok((edits, mac, values))
 }
@@ -1076,12 +1075,7 @@ pub fn rfc3339_from_unix(secs: i64) -> String {
 /// Metadata only (for `filestatus` and tools): `None` when the file has no sops metadata.
 pub fn read_metadata(input: &[u8], format: Format) -> Result<Option<Metadata>> {
     let src = utf8(input)?;
-    let m: Option<Meta> = match format {
-        Format::Yaml => yaml::parse(src)?.metadata,
-        Format::Json | Format::Binary => json::parse(src)?.metadata,
-        Format::Dotenv => dotenv::parse(src)?.metadata,
-        Format::Ini => ini::parse(src)?.metadata,
-    };
+    let m: Option<Meta> = parse_parts(src, format)?.metadata;
     m.map(|m| Metadata::from_meta(&m)).transpose()
 }
 

@@ -238,14 +238,7 @@ impl Metadata {
     }
 }
 
-const SELECTOR_KEYS: [&str; 6] = [
-    "unencrypted_suffix",
-    "encrypted_suffix",
-    "unencrypted_regex",
-    "encrypted_regex",
-    "unencrypted_comment_regex",
-    "encrypted_comment_regex",
-];
+use crate::select::SELECTOR_KEYS;
 
 fn scalar<'a>(v: &'a Meta, key: &str) -> Result<&'a str> {
     v.as_str()
@@ -395,27 +388,8 @@ fn yaml_key(k: &str, out: &mut String) {
     out.push(':');
 }
 
-/// Go `json.Marshal` string escaping (HTML-safe).
-pub fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+/// Go `json.Marshal` string escaping (HTML-safe), as sops writes JSON.
+pub use crate::format::scalar::json_string;
 
 /// Write the value of the `"sops"` member as JSON. `indent` is the unit (a tab or spaces),
 /// `depth` the nesting level of the `"sops"` key itself.

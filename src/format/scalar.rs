@@ -838,7 +838,7 @@ pub fn json_render(v: &Value) -> Result<String, RenderError> {
 }
 
 /// Go `encoding/json` string encoding with `escapeHTML` on (§2.2).
-fn json_string(s: &str) -> String {
+pub fn json_string(s: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
