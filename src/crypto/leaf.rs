@@ -106,11 +106,19 @@ pub struct Cipher {
     pool: std::cell::RefCell<Vec<u8>>,
     /// Whether decryption records IVs (only re-encryption needs them).
     remember: bool,
+    /// The AES key schedule and GHASH key, computed once per file rather than per value.
+    gcm: SopsGcm,
 }
 
 impl Cipher {
     pub fn new(key: DataKey) -> Self {
+        // a data key of another length cannot decrypt anything: fall back to an all-zero
+        // schedule that fails every authentication check, and report BadDataKey on use
+        let gcm = SopsGcm::new_from_slice(key.as_bytes()).unwrap_or_else(|_| {
+            SopsGcm::new_from_slice(&[0u8; 32]).expect("32 bytes is a valid key")
+        });
         Cipher {
+            gcm,
             key,
             stash: HashMap::new(),
             pool: std::cell::RefCell::new(Vec::new()),
@@ -158,7 +166,10 @@ impl Cipher {
             Some(iv) => iv,
             None => self.fresh_iv(),
         };
-        let gcm = SopsGcm::new_from_slice(self.key.as_bytes()).map_err(|_| Error::BadDataKey)?;
+        if self.key.as_bytes().len() != 32 {
+            return Err(Error::BadDataKey);
+        }
+        let gcm = &self.gcm;
         let mut buf = Zeroizing::new(plain.to_vec());
         let tag = gcm
             .encrypt_in_place_detached(GenericArray::from_slice(&iv), aad.as_bytes(), &mut buf)
@@ -182,7 +193,10 @@ impl Cipher {
         if t.iv.is_empty() || t.tag.len() != 16 {
             return Err(Error::Authentication);
         }
-        let gcm = SopsGcm::new_from_slice(self.key.as_bytes()).map_err(|_| Error::BadDataKey)?;
+        if self.key.as_bytes().len() != 32 {
+            return Err(Error::BadDataKey);
+        }
+        let gcm = &self.gcm;
         let mut buf = Zeroizing::new(t.data.clone());
         // sops accepts any IV length on decrypt; aes-gcm is generic over the nonce size, so
         // only the 32 bytes sops writes are supported here (others fail authentication).
