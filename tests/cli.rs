@@ -239,3 +239,41 @@ fn version_and_help() {
     let out = run(&bin(), &["decrypt", "--help"], &root(), &[], None);
     assert!(String::from_utf8_lossy(&out.stdout).contains("--extract"));
 }
+
+#[test]
+fn a_name_that_says_nothing_is_read_by_content() {
+    let d = scratch("cli-detect");
+    let k = key1_file();
+    let env = [("SOPS_AGE_KEY_FILE", k.as_str())];
+    for (vector, expected) in [
+        ("yaml-basic.yaml", "yaml-basic.out"),
+        ("json-basic.json", "json-basic.out"),
+        ("dotenv-basic.env", "dotenv-basic.out"),
+        ("ini-basic.ini", "ini-basic.out"),
+        ("binary-basic.bin", "binary-basic.out"),
+    ] {
+        std::fs::copy(
+            interop_dir().join("vectors").join(vector),
+            d.join("secrets.enc"),
+        )
+        .unwrap();
+        let out = run(
+            &bin(),
+            &["--verbose", "decrypt", "secrets.enc"],
+            &d,
+            &env,
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "{vector}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            out.stdout,
+            std::fs::read(interop_dir().join("expected").join(expected)).unwrap(),
+            "{vector}"
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("the content reads as"));
+    }
+}

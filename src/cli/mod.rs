@@ -232,7 +232,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             };
             encrypt(&cli.config, cli.verbose, a, g)
         }
-        Some(Cmd::Decrypt(a)) => decrypt(a),
+        Some(Cmd::Decrypt(a)) => decrypt(a, cli.verbose),
         Some(Cmd::Filestatus(a)) => filestatus(a),
         None => Err(Failure::new(code::GENERIC, "no command given")
             .hint("use `sops-rs encrypt FILE` or `sops-rs decrypt FILE` (edit mode comes with the editing issue); see --help")),
@@ -471,6 +471,10 @@ fn encrypt(
         now: document::now_rfc3339(),
     };
     let input = read_input(a.io.file.as_deref())?;
+    if verbose && a.io.input_type.is_none() && !name_path.is_some_and(Format::known_extension) {
+        // sops treats every other name as binary; we do the same, so sops can read the file
+        eprintln!("sops-rs: {name}: no known extension: encrypting the whole file as binary, as sops does (use --input-type to encrypt its values)");
+    }
     let out = sops_rs::encrypt(&input, format, &opts).map_err(|e| {
         // sops: "Error unmarshalling file" when encrypting is exit 2 (1 when decrypting)
         let syntax = matches!(e, Error::Syntax { .. });
@@ -500,7 +504,7 @@ fn relative_to_config(cfg: &Path, file: Option<&Path>) -> String {
     }
 }
 
-fn decrypt(a: DecryptArgs) -> Result<(), Failure> {
+fn decrypt(a: DecryptArgs, verbose: bool) -> Result<(), Failure> {
     check_io(&a.io)?;
     let name_path = a.io.filename_override.as_deref().or(a.io.file.as_deref());
     let format = format_of(a.io.input_type.as_deref(), name_path, "--input-type")?;
@@ -523,6 +527,16 @@ fn decrypt(a: DecryptArgs) -> Result<(), Failure> {
         }
     }
     let input = read_input(a.io.file.as_deref())?;
+    // a name that says nothing (`secrets.yaml.enc`): the encrypted content tells
+    let format = if a.io.input_type.is_none() && !name_path.is_some_and(Format::known_extension) {
+        let f = Format::detect_encrypted(&input);
+        if verbose {
+            eprintln!("sops-rs: {name}: no known extension; the content reads as {f:?}");
+        }
+        f
+    } else {
+        format
+    };
     let sources = KeySources {
         age: age_env::load_identities(&env, None),
     };

@@ -42,6 +42,38 @@ impl Format {
         }
     }
 
+    /// Whether the path's extension names a format (anything else is binary for sops).
+    pub fn known_extension(p: &Path) -> bool {
+        let s = p.to_string_lossy();
+        [".yaml", ".yml", ".json", ".env", ".ini"].iter().any(|e| s.ends_with(e))
+    }
+
+    /// The format of an encrypted file, from its content: for files whose name says nothing
+    /// (`secrets.yaml.enc`). sops' binary store is JSON with `data` and `sops` only.
+    pub fn detect_encrypted(input: &[u8]) -> Format {
+        let Ok(src) = std::str::from_utf8(input) else {
+            return Format::Binary;
+        };
+        if let Ok(p) = json::parse(src)
+            && p.metadata.is_some()
+        {
+            let only_data = p.leaves.len() == 1 && p.data_member == Some(0);
+            return if only_data { Format::Binary } else { Format::Json };
+        }
+        if src.lines().any(|l| l.starts_with("sops_version=") || l.starts_with("sops_mac=")) {
+            return Format::Dotenv;
+        }
+        if src.lines().any(|l| l.trim() == "[sops]") {
+            return Format::Ini;
+        }
+        if let Ok(p) = yaml::parse(src)
+            && p.metadata.is_some()
+        {
+            return Format::Yaml;
+        }
+        Format::Binary
+    }
+
     /// `--input-type`/`--output-type` values.
     pub fn from_name(s: &str) -> Option<Format> {
         match s {
