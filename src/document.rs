@@ -14,7 +14,9 @@ use crate::crypto::{Cipher, DataKey, Mac};
 use crate::error::{Error, Result};
 use crate::format::scalar::{json_render, yaml_double_quoted, yaml_render, yaml_single_quoted};
 use crate::format::splice::{Edit, splice};
-use crate::format::{Format, Leaf, PathSeg, aad, binary, display_path, dotenv, ini, json, yaml};
+use crate::format::{
+    Format, Leaf, PathSeg, aad, binary, display_path, dotenv, ini, json, toml, yaml,
+};
 use crate::keys::{self, KeySources, KeySpec};
 use crate::metadata::{self, Meta, Metadata, SOPS_VERSION};
 use crate::select::Selector;
@@ -205,10 +207,10 @@ fn seal(input: &[u8], format: Format, cipher: &Cipher, mut meta: Metadata) -> Re
                     edits.push(Edit::insert(*insert_at, text));
                 }
                 Rest::Flat { insert_at } => {
-                    let block = if format == Format::Ini {
-                        ini::write_metadata(&m)
-                    } else {
-                        dotenv::write_metadata(&m)
+                    let block = match format {
+                        Format::Ini => ini::write_metadata(&m),
+                        Format::Toml => toml::write_metadata(&m),
+                        _ => dotenv::write_metadata(&m),
                     };
                     edits.push(Edit::insert(*insert_at, tail(block, *insert_at)));
                 }
@@ -346,6 +348,12 @@ impl<'c> Encrypter<'c> {
                     leaf.span.clone(),
                     format!("\"{ttext}\""),
                     json_render(v).ok(),
+                    original.to_string(),
+                ),
+                Format::Toml => (
+                    leaf.span.clone(),
+                    toml::encrypted_text(src, leaf, &ttext),
+                    Some(toml::decrypted_text(src, leaf, v)),
                     original.to_string(),
                 ),
                 Format::Ini => (
@@ -725,6 +733,24 @@ fn parse_parts(src: &str, format: Format) -> Result<Parts> {
                 warnings: p.warnings,
             }
         }
+        Format::Toml => {
+            let p = toml::parse(src)?;
+            Parts {
+                removals: p
+                    .sops_removal
+                    .clone()
+                    .map(|r| (r, None))
+                    .into_iter()
+                    .collect(),
+                rest: Rest::Flat {
+                    insert_at: p.insert_at,
+                },
+                leaves: p.leaves,
+                metadata: p.metadata,
+                indent: 0,
+                warnings: p.warnings,
+            }
+        }
         Format::Ini => {
             let p = ini::parse(src)?;
             Parts {
@@ -882,6 +908,10 @@ fn decrypt_leaves(
         }
         match fmt {
             Format::Dotenv => edits.push(Edit::new(leaf.span.clone(), dotenv::render(&value))),
+            Format::Toml => edits.push(Edit::new(
+                leaf.span.clone(),
+                toml::decrypted_text(src, leaf, &value),
+            )),
             Format::Ini => edits.push(Edit::new(
                 leaf.span.clone(),
                 ini::decrypted_text(src, leaf, &value),

@@ -473,7 +473,9 @@ fn encrypt(
     let input = read_input(a.io.file.as_deref())?;
     if verbose && a.io.input_type.is_none() && !name_path.is_some_and(Format::known_extension) {
         // sops treats every other name as binary; we do the same, so sops can read the file
-        eprintln!("sops-rs: {name}: no known extension: encrypting the whole file as binary, as sops does (use --input-type to encrypt its values)");
+        eprintln!(
+            "sops-rs: {name}: no known extension: encrypting the whole file as binary, as sops does (use --input-type to encrypt its values)"
+        );
     }
     let out = sops_rs::encrypt(&input, format, &opts).map_err(|e| {
         // sops: "Error unmarshalling file" when encrypting is exit 2 (1 when decrypting)
@@ -531,7 +533,9 @@ fn decrypt(a: DecryptArgs, verbose: bool) -> Result<(), Failure> {
     let format = if a.io.input_type.is_none() && !name_path.is_some_and(Format::known_extension) {
         let f = Format::detect_encrypted(&input);
         if verbose {
-            eprintln!("sops-rs: {name}: no known extension; the content reads as {f:?}");
+            eprintln!(
+                "sops-rs: {name}: the file name does not tell the format; the content reads as {f:?}"
+            );
         }
         f
     } else {

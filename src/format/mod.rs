@@ -8,6 +8,7 @@ pub mod ini;
 pub mod json;
 pub mod scalar;
 pub mod splice;
+pub mod toml;
 pub mod yaml;
 
 use std::ops::Range;
@@ -22,6 +23,8 @@ pub enum Format {
     Json,
     Dotenv,
     Ini,
+    /// Ours: sops has no TOML store (it encrypts `.toml` files as binary).
+    Toml,
     Binary,
 }
 
@@ -37,15 +40,20 @@ impl Format {
             Format::Dotenv
         } else if s.ends_with(".ini") {
             Format::Ini
+        } else if s.ends_with(".toml") {
+            Format::Toml
         } else {
             Format::Binary
         }
     }
 
-    /// Whether the path's extension names a format (anything else is binary for sops).
+    /// Whether the path's extension names a format sops knows (anything else is binary for
+    /// sops; `.toml` too, so an encrypted `.toml` file is read by its content).
     pub fn known_extension(p: &Path) -> bool {
         let s = p.to_string_lossy();
-        [".yaml", ".yml", ".json", ".env", ".ini"].iter().any(|e| s.ends_with(e))
+        [".yaml", ".yml", ".json", ".env", ".ini"]
+            .iter()
+            .any(|e| s.ends_with(e))
     }
 
     /// The format of an encrypted file, from its content: for files whose name says nothing
@@ -58,10 +66,23 @@ impl Format {
             && p.metadata.is_some()
         {
             let only_data = p.leaves.len() == 1 && p.data_member == Some(0);
-            return if only_data { Format::Binary } else { Format::Json };
+            return if only_data {
+                Format::Binary
+            } else {
+                Format::Json
+            };
         }
-        if src.lines().any(|l| l.starts_with("sops_version=") || l.starts_with("sops_mac=")) {
+        if src
+            .lines()
+            .any(|l| l.starts_with("sops_version=") || l.starts_with("sops_mac="))
+        {
             return Format::Dotenv;
+        }
+        // our TOML also has a `[sops]` table; sops' INI metadata is not valid TOML
+        if let Ok(p) = toml::parse(src)
+            && p.metadata.is_some()
+        {
+            return Format::Toml;
         }
         if src.lines().any(|l| l.trim() == "[sops]") {
             return Format::Ini;
@@ -81,6 +102,7 @@ impl Format {
             "json" => Some(Format::Json),
             "dotenv" => Some(Format::Dotenv),
             "ini" => Some(Format::Ini),
+            "toml" => Some(Format::Toml),
             "binary" => Some(Format::Binary),
             _ => None,
         }
