@@ -111,9 +111,28 @@ else
 fi
 
 # ---------------------------------------------------------------------------
+# (c) GNU time (/usr/bin/time: peak memory of runs in the bad-input suite) and ssh-keygen
+#     (the age module's ssh key tests)
+# ---------------------------------------------------------------------------
+pkgs=""
+[ -x /usr/bin/time ] || pkgs="$pkgs time"
+command -v ssh-keygen >/dev/null 2>&1 || pkgs="$pkgs openssh-client"
+if [ -n "$pkgs" ]; then
+    say "installing Debian packages:$pkgs"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+        || die "apt-get update failed"
+    # shellcheck disable=SC2086
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >/dev/null \
+        || die "apt-get install$pkgs failed"
+    installed="$installed$pkgs(apt)"
+fi
+
+# ---------------------------------------------------------------------------
 # Final check: fail loudly if anything is missing.
 # ---------------------------------------------------------------------------
 missing=""
+[ -x /usr/bin/time ] || missing="$missing /usr/bin/time"
+command -v ssh-keygen >/dev/null 2>&1 || missing="$missing ssh-keygen"
 command -v age >/dev/null 2>&1 || missing="$missing age"
 command -v age-keygen >/dev/null 2>&1 || missing="$missing age-keygen"
 oracle_ok || missing="$missing sops"

@@ -595,6 +595,14 @@ fn open(
             } else {
                 let tok = Token::parse(s)
                     .ok_or(Error::Token(crate::crypto::leaf::TokenError::Format))??;
+                // the whole file is a string: another type is a tampered token (sops fails
+                // parsing it as that type)
+                if tok.ty != "str" {
+                    return Err(Error::Value {
+                        path: "[\"data\"]".into(),
+                        source: Box::new(Error::BadPlaintext(tok.ty.clone())),
+                    });
+                }
                 cipher
                     .decrypt_bytes(&tok, "data:")
                     .map_err(|e| Error::Value {
@@ -678,6 +686,21 @@ enum Rest {
 }
 
 fn parse_parts(src: &str, format: Format) -> Result<Parts> {
+    // a NUL byte in a line format is never text a user meant (sops' own parsers pass it on)
+    if matches!(format, Format::Dotenv | Format::Ini)
+        && let Some(pos) = src.find('\0')
+    {
+        return Err(Error::Syntax {
+            what: if format == Format::Ini {
+                "invalid INI"
+            } else {
+                "invalid dotenv"
+            },
+            line: src[..pos].matches('\n').count() + 1,
+            col: 1,
+            msg: "a NUL byte".into(),
+        });
+    }
     Ok(match format {
         Format::Yaml => {
             let mut p = yaml::parse(src)?;

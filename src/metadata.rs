@@ -105,6 +105,11 @@ impl Metadata {
         let Meta::Map(entries) = m else {
             return Err(Error::BadMetadata("the sops entry is not a mapping".into()));
         };
+        // a field given twice would let the second silently win
+        let mut seen = std::collections::HashSet::new();
+        if let Some((k, _)) = entries.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+            return Err(Error::BadMetadata(format!("the field {k} appears twice")));
+        }
         let mut groups = Vec::new();
         let mut top = KeyGroup::default();
         let mut key_groups = None;
@@ -125,7 +130,11 @@ impl Metadata {
                     let n = s.parse::<usize>().map_err(|_| {
                         Error::BadMetadata("shamir_threshold is not a number".into())
                     })?;
-                    shamir_threshold = (n > 0).then_some(n);
+                    // sops never writes 0 (it omits the field): 0 is a tampered value
+                    if n == 0 {
+                        return Err(Error::BadMetadata("shamir_threshold is 0".into()));
+                    }
+                    shamir_threshold = Some(n);
                 }
                 "lastmodified" => lastmodified = Some(scalar(v, k)?.to_string()),
                 "mac" => mac = Some(scalar(v, k)?.to_string()),
@@ -179,6 +188,49 @@ impl Metadata {
                 Meta::Null => {}
                 _ => return Err(Error::BadMetadata("key_groups is not a list".into())),
             }
+        }
+        // sops fails on a version that is not a version number (semver.Make)
+        if let Some(v) = &version {
+            let major = v.split(['.', '-', '+']).next().unwrap_or("");
+            match major.parse::<u32>() {
+                Err(_) => {
+                    return Err(Error::BadMetadata("version is not a version number".into()));
+                }
+                // a format from a future major release may mean something else
+                Ok(m) if m > 3 => {
+                    return Err(Error::BadMetadata(format!(
+                        "version {v} is from a newer sops than sops-rs understands (3.x)"
+                    )));
+                }
+                Ok(_) => {}
+            }
+        }
+        if let Some(kg) = key_groups
+            && !matches!(kg, Meta::List(items) if items.iter().all(|g| matches!(g, Meta::Map(_) | Meta::Null)))
+            && !matches!(kg, Meta::Null)
+        {
+            return Err(Error::BadMetadata(
+                "key_groups is not a list of key groups".into(),
+            ));
+        }
+        if let Some(Meta::List(gs)) = key_groups
+            && gs
+                .iter()
+                .any(|g| matches!(g, Meta::Map(es) if es.is_empty()) || matches!(g, Meta::Null))
+        {
+            return Err(Error::BadMetadata(
+                "key_groups holds an empty key group".into(),
+            ));
+        }
+        // (with one group sops ignores the threshold, and writes the rule's value anyway)
+        if let Some(t) = shamir_threshold
+            && groups.len() > 1
+            && t > groups.len()
+        {
+            return Err(Error::BadMetadata(format!(
+                "shamir_threshold {t} is larger than the number of key groups ({})",
+                groups.len()
+            )));
         }
         let selector = crate::select::at_most_one(&selectors)
             .map_err(|e| Error::BadMetadata(e.to_string()))?
@@ -519,7 +571,10 @@ mod tests {
             ),
             (
                 "key_groups".into(),
-                Meta::List(vec![Meta::Map(vec![]), Meta::Map(vec![])]),
+                Meta::List(vec![
+                    Meta::Map(vec![("age".into(), Meta::List(vec![]))]),
+                    Meta::Map(vec![("age".into(), Meta::List(vec![]))]),
+                ]),
             ),
         ]);
         assert_eq!(Metadata::from_meta(&m).unwrap().groups.len(), 1);

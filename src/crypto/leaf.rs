@@ -47,9 +47,10 @@ impl Token {
             .ok_or(TokenError::Format)?;
         // The fields never contain ',' (base64 and type names), so a split is exact for
         // every token sops writes; the greedy regex accepts odd extras we reject as malformed.
-        let line = rest.split('\n').next().unwrap_or("");
-        let end = line.rfind(']').ok_or(TokenError::Format)?;
-        let body = &line[..end];
+        // (an INI comment token may be followed by further comment lines: only the first counts)
+        let line = rest.split('\n').next().unwrap_or("").trim_end_matches('\r');
+        // nothing may follow the closing bracket (sops' regex would ignore it; we refuse)
+        let body = line.strip_suffix(']').ok_or(TokenError::Format)?;
         let mut parts = body.splitn(4, ',');
         let mut field = |name: &str| -> Result<&str, TokenError> {
             let p = parts.next().ok_or(TokenError::Format)?;
@@ -235,7 +236,15 @@ pub fn parse_typed(plain: &[u8], ty: &str) -> Result<Value, Error> {
     Ok(match ty {
         "str" => Value::Str(s()?),
         "comment" => Value::Comment(s()?),
-        "time" => Value::Time(s()?),
+        // Go's time.UnmarshalText: RFC 3339, else an error (a str flipped to time must fail);
+        // our TOML also types local dates and times as `time`
+        "time" => {
+            let t = s()?;
+            if !is_rfc3339(&t) && !is_local_date_time(&t) {
+                return Err(Error::BadPlaintext(ty.to_string()));
+            }
+            Value::Time(t)
+        }
         "int" => Value::Int(
             s()?.parse::<i64>()
                 .map_err(|_| Error::BadPlaintext(ty.to_string()))?,
@@ -249,6 +258,73 @@ pub fn parse_typed(plain: &[u8], ty: &str) -> Result<Value, Error> {
         "bytes" => Value::Str(s()?),
         _ => return Err(Error::UnknownType),
     })
+}
+
+/// RFC 3339 as Go's `time.Parse(time.RFC3339Nano, …)` accepts it:
+/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+fn is_rfc3339(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b.get(r.clone())
+            .is_some_and(|x| x.iter().all(u8::is_ascii_digit))
+    };
+    if b.len() < 20
+        || !digits(0..4)
+        || b[4] != b'-'
+        || !digits(5..7)
+        || b[7] != b'-'
+        || !digits(8..10)
+        || !matches!(b[10], b'T' | b't')
+        || !digits(11..13)
+        || b[13] != b':'
+        || !digits(14..16)
+        || b[16] != b':'
+        || !digits(17..19)
+    {
+        return false;
+    }
+    let mut i = 19;
+    if b[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    match &b[i..] {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()),
+        _ => false,
+    }
+}
+
+/// TOML's local forms: `YYYY-MM-DD`, `HH:MM:SS[.frac]`, and the two joined by `T` or a space.
+fn is_local_date_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |x: &[u8]| !x.is_empty() && x.iter().all(u8::is_ascii_digit);
+    let date = |x: &[u8]| {
+        x.len() == 10
+            && digits(&x[0..4])
+            && x[4] == b'-'
+            && digits(&x[5..7])
+            && x[7] == b'-'
+            && digits(&x[8..10])
+    };
+    let time = |x: &[u8]| {
+        x.len() >= 8
+            && digits(&x[0..2])
+            && x[2] == b':'
+            && digits(&x[3..5])
+            && x[5] == b':'
+            && digits(&x[6..8])
+            && (x.len() == 8 || (x[8] == b'.' && digits(&x[9..])))
+    };
+    date(b)
+        || time(b)
+        || (b.len() > 11 && date(&b[..10]) && matches!(b[10], b'T' | b't' | b' ') && time(&b[11..]))
 }
 
 /// Go `strconv.ParseFloat(s, 64)` for the forms sops writes (decimal, `+Inf`, `-Inf`, `NaN`).
@@ -290,6 +366,16 @@ mod tests {
     }
 
     #[test]
+    fn time_values_must_be_rfc3339() {
+        assert!(is_rfc3339("2024-01-01T00:00:00Z"));
+        assert!(is_rfc3339("2024-01-01T10:00:00.5+02:00"));
+        for bad in ["hunter2", "2024-01-01T00:00:00+0200", "24-01-01", "10:00"] {
+            assert!(!is_rfc3339(bad), "{bad}");
+            assert!(parse_typed(bad.as_bytes(), "time").is_err());
+        }
+    }
+
+    #[test]
     fn strict_parser() {
         assert!(Token::parse("hello").is_none());
         for bad in [
@@ -297,6 +383,7 @@ mod tests {
             "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==]",
             "ENC[CHACHA,data:AA==,iv:AA==,tag:AA==,type:str]",
             "ENC[AES256_GCM,data:A!==,iv:AA==,tag:AA==,type:str]",
+            "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]xyz",
         ] {
             assert!(Token::parse(bad).unwrap().is_err(), "{bad}");
         }

@@ -202,6 +202,12 @@ fn walk(
             s.range.start..s.range.end,
             Some(Value::Str(s.value.to_string())),
         )),
+        J::NumberLit(n)
+            if !n.value.contains(['.', 'e', 'E']) && n.value.parse::<i64>().is_err() =>
+        {
+            // an integer beyond 64 bits would silently lose precision (sops reads a float)
+            return Err(Error::IntegerTooLarge(crate::format::display_path(path)));
+        }
         J::NumberLit(n) => out.push(leaf(n.range.start..n.range.end, Some(json_number(n.value)))),
         J::BooleanLit(b) => out.push(leaf(b.range.start..b.range.end, Some(Value::Bool(b.value)))),
         J::NullKeyword(n) => out.push(leaf(n.range.start..n.range.end, None)),

@@ -433,6 +433,7 @@ pub fn parse(src: &str) -> Result<Parsed> {
                     ipath: Vec::new(),
                     anchored: b.anchors.values().copied().collect(),
                     sites: HashMap::new(),
+                    alias_budget: std::cell::Cell::new(100_000usize.max(b.nodes.len() * 4)),
                 };
                 w.node(
                     r,
@@ -671,6 +672,8 @@ struct Walk<'b, 'o> {
     /// Anchored nodes and the leaves walked at their own site.
     anchored: std::collections::HashSet<usize>,
     sites: HashMap<usize, Range<usize>>,
+    /// Nodes that may still be walked through aliases: a cap against alias bombs.
+    alias_budget: std::cell::Cell<usize>,
 }
 
 impl Walk<'_, '_> {
@@ -683,6 +686,9 @@ impl Walk<'_, '_> {
         is_root: bool,
     ) -> Result<()> {
         let site_start = self.out.leaves.len();
+        if ctx.alias {
+            self.spend_alias_budget(n)?;
+        }
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(syntax(
@@ -752,6 +758,7 @@ impl Walk<'_, '_> {
                 // sops' comment stack: the comments that precede the current item at each
                 // level, flat; this level's part is cleared after each entry
                 let base = comments.len();
+                let mut seen = std::collections::HashSet::new();
                 for (i, it) in items.iter().enumerate() {
                     match it {
                         Item::Comment { text, span, right } => {
@@ -791,6 +798,14 @@ impl Walk<'_, '_> {
                                     )));
                                 }
                             };
+                            // sops refuses duplicate keys (3.10, #1203): one would be lost
+                            if !seen.insert(key.clone()) {
+                                return Err(syntax(
+                                    src,
+                                    kn.start,
+                                    format!("duplicate key {key:?} in this mapping"),
+                                ));
+                            }
                             if is_root && key == "sops" {
                                 continue;
                             }
@@ -873,6 +888,19 @@ impl Walk<'_, '_> {
         Ok(())
     }
 
+    /// Billion laughs: aliases of aliases multiply; sops' yaml.v3 caps them too.
+    fn spend_alias_budget(&self, n: usize) -> Result<()> {
+        let left = self.alias_budget.get().checked_sub(1).ok_or_else(|| {
+            syntax(
+                self.b.src,
+                self.b.nodes[n].start,
+                "too many alias expansions (an alias bomb?)",
+            )
+        })?;
+        self.alias_budget.set(left);
+        Ok(())
+    }
+
     fn node_no_comments(&mut self, n: usize, path: &mut Vec<String>, ctx: &LeafCtx) -> Result<()> {
         let before = self.out.leaves.len();
         self.node(n, path, ctx, &mut Vec::new(), false)?;
@@ -892,6 +920,7 @@ impl Walk<'_, '_> {
     /// empty strings are written literally and are not leaves' placeholders... they are,
     /// to keep the order simple).
     fn skeleton(&self, n: usize, out: &mut Vec<Skel>, depth: usize) -> Result<()> {
+        self.spend_alias_budget(n)?;
         if depth > MAX_DEPTH {
             return Err(syntax(
                 self.b.src,
