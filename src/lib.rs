@@ -17,11 +17,14 @@
 //! gathers keys and options and calls [`document`].
 //!
 //! # Limitations
-//! - YAML aliases whose copies contain encrypted values are expanded (sops reads aliases
-//!   as copies, and each copy's values are encrypted under their own path); the anchor stays.
+//! - YAML aliases whose copies contain encrypted values are written expanded in the encrypted
+//!   file (sops reads aliases as copies, each copy's values encrypted under its own path); our
+//!   decrypt puts the alias back. An alias that copies a secret to a path that stays in clear
+//!   is expanded in clear, as sops would read it, and not put back.
 //! - A block scalar header's trailing comment is kept only inside the encrypted record.
 //! - A top-level YAML mapping in flow style (`{a: 1}`) cannot hold the metadata.
 //! - Key types other than age are kept in the metadata but cannot yet unwrap the data key.
+//! - Converting between formats (`--output-type`) is not done yet.
 //!
 //! # Security
 //! Data keys and decrypted values are zeroized on drop; `Debug` of secret types prints

@@ -277,3 +277,24 @@ fn a_name_that_says_nothing_is_read_by_content() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("the content reads as"));
     }
 }
+
+#[test]
+fn the_bundled_example_decrypts_to_its_plaintext() {
+    let k = root().join("examples/key.txt").display().to_string();
+    let out = run(
+        &bin(),
+        &["decrypt", "examples/secrets.enc.yaml"],
+        &root(),
+        &[("SOPS_AGE_KEY_FILE", k.as_str())],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        out.stdout,
+        std::fs::read(root().join("examples/secrets.yaml")).unwrap()
+    );
+}
