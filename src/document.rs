@@ -1125,6 +1125,46 @@ pub fn rfc3339_from_unix(secs: i64) -> String {
     )
 }
 
+/// Convert a plaintext document to another format: its data only (comments and layout do
+/// not carry over; see [`crate::convert`]). sops does the same for `--output-type`.
+///
+/// # Errors
+/// Parse errors; an input that is already encrypted; a target that cannot hold the data.
+pub fn convert(plain: &[u8], from: Format, to: Format) -> Result<Vec<u8>> {
+    if from == to {
+        return Ok(plain.to_vec());
+    }
+    if from == Format::Binary || to == Format::Binary {
+        return Err(Error::Unsupported(
+            "binary data cannot be converted to or from a structured format".into(),
+        ));
+    }
+    let src = utf8(plain)?;
+    let p = parse_parts(src, from)?;
+    if p.metadata.is_some() {
+        return Err(Error::AlreadyEncrypted);
+    }
+    // sops converts the first document of a YAML stream only; refuse rather than drop data
+    if let Rest::Yaml(y) = &p.rest
+        && y.docs.iter().filter(|d| d.has_root).count() > 1
+    {
+        return Err(Error::Unsupported(
+            "converting a multi-document YAML stream is not supported".into(),
+        ));
+    }
+    use crate::convert::Shape;
+    let tree = crate::convert::build(p.leaves.iter().map(|l| {
+        let shape = match (l.ctx.quote, &l.value) {
+            (b'{', None) => Shape::EmptyMap,
+            (b'[', None) => Shape::EmptyList,
+            (_, Some(Value::Comment(_))) if l.ctx.in_seq => Shape::SeqComment,
+            _ => Shape::Value,
+        };
+        (l.index_path.as_slice(), l.value.clone(), shape)
+    }))?;
+    Ok(crate::convert::emit(&tree, to)?.into_bytes())
+}
+
 /// Metadata only (for `filestatus` and tools): `None` when the file has no sops metadata.
 pub fn read_metadata(input: &[u8], format: Format) -> Result<Option<Metadata>> {
     let src = utf8(input)?;

@@ -31,6 +31,7 @@
 //! `[REDACTED]`; no error variant carries a value.
 
 pub mod config;
+pub mod convert;
 pub mod crypto;
 pub mod document;
 pub mod error;

@@ -375,15 +375,10 @@ fn encrypt(
     }
     let name_path = a.io.filename_override.as_deref().or(a.io.file.as_deref());
     let format = format_of(a.io.input_type.as_deref(), name_path, "--input-type")?;
-    if let Some(out) = a.io.output_type.as_deref()
-        && format_of(Some(out), None, "--output-type")? != format
-    {
-        return Err(Failure::new(
-            code::GENERIC,
-            "converting between formats is not supported yet",
-        )
-        .hint("encrypt in the input's format"));
-    }
+    let output_format = match a.io.output_type.as_deref() {
+        Some(out) => format_of(Some(out), None, "--output-type")?,
+        None => format,
+    };
     let name = display_name(&a.io);
 
     // selectors from flags; creation rule keys and selectors from the configuration
@@ -477,6 +472,13 @@ fn encrypt(
             "sops-rs: {name}: no known extension: encrypting the whole file as binary, as sops does (use --input-type to encrypt its values)"
         );
     }
+    // `--output-type`: convert the plaintext's data first (comments do not carry over)
+    let input = if output_format == format {
+        input
+    } else {
+        document::convert(&input, format, output_format).map_err(|e| fail(&name, e))?
+    };
+    let format = output_format;
     let out = sops_rs::encrypt(&input, format, &opts).map_err(|e| {
         // sops: "Error unmarshalling file" when encrypting is exit 2 (1 when decrypting)
         let syntax = matches!(e, Error::Syntax { .. });
@@ -515,17 +517,14 @@ fn decrypt(a: DecryptArgs, verbose: bool) -> Result<(), Failure> {
         Some(p) => Some(document::parse_tree_path(p).map_err(|e| fail(&name, e))?),
         None => None,
     };
+    let mut convert_to = None;
     if let Some(out) = a.io.output_type.as_deref() {
         let of = format_of(Some(out), None, "--output-type")?;
         if of == Format::Binary && format != Format::Binary && extract.is_none() {
             // a binary file wrapped in YAML/JSON: its `data` value, byte for byte
             extract = Some(vec![sops_rs::format::PathSeg::Key("data".into())]);
-        } else if of != format {
-            return Err(Failure::new(
-                code::GENERIC,
-                "converting between formats is not supported yet",
-            )
-            .hint("decrypt in the input's format"));
+        } else if of != format && extract.is_none() {
+            convert_to = Some(of);
         }
     }
     let input = read_input(a.io.file.as_deref())?;
@@ -548,7 +547,10 @@ fn decrypt(a: DecryptArgs, verbose: bool) -> Result<(), Failure> {
         ignore_mac: a.ignore_mac,
         extract,
     };
-    let out = sops_rs::decrypt(&input, format, &sources, &opts).map_err(|e| fail(&name, e))?;
+    let mut out = sops_rs::decrypt(&input, format, &sources, &opts).map_err(|e| fail(&name, e))?;
+    if let Some(to) = convert_to {
+        out.bytes = document::convert(&out.bytes, format, to).map_err(|e| fail(&name, e))?;
+    }
     // decrypted files are plaintext: new ones are private to the user
     write_output(&a.io, &out.bytes, 0o600)
 }

@@ -211,6 +211,23 @@ fn walk(
         J::NumberLit(n) => out.push(leaf(n.range.start..n.range.end, Some(json_number(n.value)))),
         J::BooleanLit(b) => out.push(leaf(b.range.start..b.range.end, Some(Value::Bool(b.value)))),
         J::NullKeyword(n) => out.push(leaf(n.range.start..n.range.end, None)),
+        // an empty collection holds no value, but a conversion must know it is there
+        J::Object(Object { properties, range }) if properties.is_empty() => out.push(Leaf {
+            ctx: LeafCtx {
+                in_seq,
+                quote: b'{',
+                ..LeafCtx::default()
+            },
+            ..leaf(range.start..range.start, None)
+        }),
+        J::Array(a) if a.elements.is_empty() => out.push(Leaf {
+            ctx: LeafCtx {
+                in_seq,
+                quote: b'[',
+                ..LeafCtx::default()
+            },
+            ..leaf(a.range.start..a.range.start, None)
+        }),
         J::Object(Object { properties, .. }) => {
             for p in properties {
                 path.push(prop_name(&p.name));

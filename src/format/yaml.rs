@@ -753,6 +753,32 @@ impl Walk<'_, '_> {
                     });
                 }
             }
+            Kind::Map(items) | Kind::Seq(items)
+                if !ctx.alias
+                    && !is_root
+                    && !items
+                        .iter()
+                        .any(|it| matches!(it, Item::Entry(..) | Item::Node(_))) =>
+            {
+                // an empty collection holds no value, but a conversion must know it is there
+                let quote = if matches!(node.kind, Kind::Map(_)) {
+                    b'{'
+                } else {
+                    b'['
+                };
+                self.out.leaves.push(Leaf {
+                    span: node.start..node.start,
+                    path: path.clone(),
+                    value: None,
+                    comments: Vec::new(),
+                    alt_paths: Vec::new(),
+                    ctx: LeafCtx {
+                        quote,
+                        ..ctx.clone()
+                    },
+                    index_path: self.ipath.clone(),
+                });
+            }
             Kind::Map(items) => {
                 let flow = node.flow;
                 // sops' comment stack: the comments that precede the current item at each
