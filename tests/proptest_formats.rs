@@ -6,24 +6,15 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use sops_rs::keys::{KeySources, KeySpec, age::Identities};
+use sops_rs::keys::KeySources;
 use sops_rs::{DecryptOptions, EncryptOptions, Format};
 
 fn sources() -> KeySources {
-    let mut age = Identities::new();
-    age.add_key_text(&std::fs::read_to_string(key1_file()).unwrap(), "test")
-        .unwrap();
-    KeySources { age }
+    key1_sources()
 }
 
 fn opts() -> EncryptOptions {
-    EncryptOptions {
-        groups: vec![vec![KeySpec::Age(KEY1_PUB.into())]],
-        shamir_threshold: None,
-        selector: Default::default(),
-        mac_only_encrypted: false,
-        now: "2026-01-01T00:00:00Z".into(),
-    }
+    key1_encrypt_options()
 }
 
 fn round_trip(text: &str, format: Format) -> Result<(), String> {

@@ -630,3 +630,22 @@ pub mod random_yaml {
         }
     }
 }
+
+/// The test key as library key sources (for tests that call the library directly).
+pub fn key1_sources() -> sops_rs::keys::KeySources {
+    let mut age = sops_rs::keys::age::Identities::new();
+    age.add_key_text(&std::fs::read_to_string(key1_file()).unwrap(), "test")
+        .unwrap();
+    sops_rs::keys::KeySources { age }
+}
+
+/// Library encrypt options for the test key, with a fixed `lastmodified`.
+pub fn key1_encrypt_options() -> sops_rs::EncryptOptions {
+    sops_rs::EncryptOptions {
+        groups: vec![vec![sops_rs::keys::KeySpec::Age(KEY1_PUB.into())]],
+        shamir_threshold: None,
+        selector: Default::default(),
+        mac_only_encrypted: false,
+        now: "2026-01-01T00:00:00Z".into(),
+    }
+}
