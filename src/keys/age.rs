@@ -1007,7 +1007,8 @@ mod tests {
     use std::path::{Path, PathBuf};
     use std::process::Command;
 
-    const INTEROP: &str = "/work/shared/testdata/sops-interop";
+    // the repository's copy of the sops-made vectors
+    const INTEROP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sops-interop");
 
     fn scratch_dir(tag: &str) -> PathBuf {
         use std::sync::atomic::{AtomicUsize, Ordering};
