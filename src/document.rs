@@ -71,25 +71,7 @@ pub fn encrypt(input: &[u8], format: Format, opts: &EncryptOptions) -> Result<Ou
     if input.is_empty() && format != Format::Binary {
         return Err(Error::Empty);
     }
-    let key = DataKey::generate();
-    let (groups, threshold) = keys::wrap(&opts.groups, opts.shamir_threshold, &key)?;
-    let cipher = Cipher::new(key);
-    let meta = Metadata {
-        groups,
-        shamir_threshold: threshold,
-        lastmodified: opts.now.clone(),
-        mac: String::new(),
-        selector: if format == Format::Binary {
-            Selector::default()
-        } else {
-            opts.selector.clone()
-        },
-        mac_only_encrypted: opts.mac_only_encrypted,
-        version: SOPS_VERSION.into(),
-        preserved: None,
-        extra: Vec::new(),
-    };
-    seal(input, format, &cipher, meta)
+    Opened::create(format, opts)?.reseal(input, &opts.now)
 }
 
 /// Re-encrypt a new plaintext for an existing encrypted file: the same data key, key groups
@@ -107,16 +89,201 @@ pub fn reencrypt(
     opts: &DecryptOptions,
     now: &str,
 ) -> Result<Output> {
-    let opts = DecryptOptions {
-        extract: None,
-        ..opts.clone()
-    };
-    let (_, cipher, mut meta) = open(encrypted, format, sources, &opts, true)?;
-    meta.lastmodified = now.to_string();
-    meta.mac = String::new();
-    meta.preserved = None;
-    meta.version = SOPS_VERSION.into();
-    seal(plaintext, format, &cipher, meta)
+    Opened::open(encrypted, format, sources, opts)?.reseal(plaintext, now)
+}
+
+/// An encrypted document opened with its data key: the plaintext, and what is needed to
+/// write a new version of it (`edit`, `set`, `rotate`, `updatekeys`, `groups`).
+pub struct Opened {
+    plaintext: zeroize::Zeroizing<Vec<u8>>,
+    format: Format,
+    cipher: Cipher,
+    meta: Metadata,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("format", &self.format)
+            .field("plaintext", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
+}
+
+impl Opened {
+    /// Decrypt `encrypted` (its MAC checked unless `opts.ignore_mac`) and keep the data key.
+    ///
+    /// # Errors
+    /// As [`decrypt`].
+    pub fn open(
+        encrypted: &[u8],
+        format: Format,
+        sources: &KeySources,
+        opts: &DecryptOptions,
+    ) -> Result<Opened> {
+        let opts = DecryptOptions {
+            extract: None,
+            ..opts.clone()
+        };
+        let (out, cipher, meta) = open(encrypted, format, sources, &opts, true)?;
+        Ok(Opened {
+            plaintext: zeroize::Zeroizing::new(out.bytes),
+            format,
+            cipher,
+            meta,
+        })
+    }
+
+    /// A new, empty document: a fresh data key, wrapped now for `opts.groups`, so that
+    /// whatever goes wrong with the keys goes wrong before anything is typed (`edit`).
+    ///
+    /// # Errors
+    /// Key errors (no recipients, a bad recipient, an impossible threshold).
+    pub fn create(format: Format, opts: &EncryptOptions) -> Result<Opened> {
+        let key = DataKey::generate();
+        let (groups, threshold) = keys::wrap(&opts.groups, opts.shamir_threshold, &key)?;
+        let meta = Metadata {
+            groups,
+            shamir_threshold: threshold,
+            lastmodified: opts.now.clone(),
+            mac: String::new(),
+            selector: if format == Format::Binary {
+                Selector::default()
+            } else {
+                opts.selector.clone()
+            },
+            mac_only_encrypted: opts.mac_only_encrypted,
+            version: SOPS_VERSION.into(),
+            preserved: None,
+            extra: Vec::new(),
+        };
+        Ok(Opened {
+            plaintext: zeroize::Zeroizing::new(Vec::new()),
+            format,
+            cipher: Cipher::new(key),
+            meta,
+        })
+    }
+
+    /// `text` as a binary sops document with this file's data key and key groups: a
+    /// recovery copy of an edit that could not be saved (any text, valid or not).
+    ///
+    /// # Errors
+    /// Only cipher failures.
+    pub fn seal_recovery(&self, text: &[u8], now: &str) -> Result<Vec<u8>> {
+        let mut meta = self.meta.clone();
+        meta.selector = Selector::default();
+        meta.mac_only_encrypted = false;
+        meta.lastmodified = now.to_string();
+        meta.mac = String::new();
+        meta.preserved = None;
+        meta.version = SOPS_VERSION.into();
+        seal(text, Format::Binary, &self.cipher, meta).map(|o| o.bytes)
+    }
+
+    /// The decrypted document (what `decrypt` prints).
+    pub fn plaintext(&self) -> &[u8] {
+        &self.plaintext
+    }
+
+    pub fn metadata(&self) -> &Metadata {
+        &self.meta
+    }
+
+    /// The file's key groups as key specs, to re-wrap a data key for the same recipients.
+    ///
+    /// # Errors
+    /// `Unsupported` when a group holds a key type sops-rs cannot wrap for yet.
+    pub fn key_groups(&self) -> Result<Vec<Vec<KeySpec>>> {
+        key_specs(&self.meta)
+    }
+
+    /// Encrypt a new plaintext with the same data key, key groups and selector; values whose
+    /// plaintext and path did not change keep their exact ciphertext.
+    ///
+    /// # Errors
+    /// As [`encrypt`] for the new plaintext.
+    pub fn reseal(&self, plaintext: &[u8], now: &str) -> Result<Output> {
+        let mut meta = self.meta.clone();
+        meta.lastmodified = now.to_string();
+        meta.mac = String::new();
+        meta.preserved = None;
+        meta.version = SOPS_VERSION.into();
+        seal(plaintext, self.format, &self.cipher, meta)
+    }
+
+    /// Wrap the same data key for new key groups (`updatekeys`, `groups add|delete`): values,
+    /// `mac` and `lastmodified` stay byte for byte. With one group before and after, entries
+    /// for recipients that stay keep their `enc` (the whole key is wrapped either way).
+    ///
+    /// # Errors
+    /// Key errors (an empty group, a bad recipient, an impossible threshold).
+    pub fn rekey(&self, groups: &[Vec<KeySpec>], threshold: Option<usize>) -> Result<Output> {
+        let (mut new_groups, threshold) = keys::wrap(groups, threshold, self.cipher.data_key())?;
+        if self.meta.groups.len() == 1 && new_groups.len() == 1 {
+            for k in &mut new_groups[0].age {
+                if let Some(old) = self.meta.groups[0]
+                    .age
+                    .iter()
+                    .find(|o| o.recipient == k.recipient)
+                {
+                    *k = old.clone();
+                }
+            }
+        }
+        let mut meta = self.meta.clone();
+        meta.groups = new_groups;
+        meta.shamir_threshold = threshold;
+        meta.preserved = None;
+        // the MAC and the record are re-encrypted with the IVs they were read with, so
+        // they come out unchanged
+        seal(&self.plaintext, self.format, &self.cipher, meta)
+    }
+
+    /// A new data key for the same plaintext (`rotate`), wrapped for `groups`: every value
+    /// gets new ciphertext.
+    ///
+    /// # Errors
+    /// Key errors.
+    pub fn rotate(
+        &self,
+        groups: &[Vec<KeySpec>],
+        threshold: Option<usize>,
+        now: &str,
+    ) -> Result<Output> {
+        let key = DataKey::generate();
+        let (new_groups, threshold) = keys::wrap(groups, threshold, &key)?;
+        let cipher = Cipher::new(key);
+        let mut meta = self.meta.clone();
+        meta.groups = new_groups;
+        meta.shamir_threshold = threshold;
+        meta.lastmodified = now.to_string();
+        meta.mac = String::new();
+        meta.preserved = None;
+        meta.version = SOPS_VERSION.into();
+        seal(&self.plaintext, self.format, &cipher, meta)
+    }
+}
+
+/// The key groups of `meta` as key specs.
+///
+/// # Errors
+/// `Unsupported` naming the key type when a group holds one sops-rs cannot wrap for yet.
+pub fn key_specs(meta: &Metadata) -> Result<Vec<Vec<KeySpec>>> {
+    meta.groups
+        .iter()
+        .map(|g| {
+            if let Some((ty, _)) = g.others.first() {
+                return Err(Error::Unsupported(format!(
+                    "the file has a {ty} key, which sops-rs cannot wrap a data key for yet"
+                )));
+            }
+            Ok(g.age
+                .iter()
+                .map(|a| KeySpec::Age(a.recipient.clone()))
+                .collect())
+        })
+        .collect()
 }
 
 /// Encrypt `input` with `cipher`'s data key and write `meta` (its key groups, selector and

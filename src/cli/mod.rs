@@ -2,7 +2,9 @@
 //! exit codes. Logic a library user would want lives in the library.
 
 mod age_env;
+mod edit;
 mod output;
+mod rekey;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -59,6 +61,8 @@ struct Cli {
     encrypted_comment_regex: Option<String>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
+    /// A file to edit (as `sops-rs edit FILE`)
+    file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -69,6 +73,15 @@ enum Cmd {
     Decrypt(DecryptArgs),
     /// Print {"encrypted":true|false} for a file
     Filestatus(FileStatusArgs),
+    /// Edit a file in $SOPS_EDITOR / $EDITOR; re-encrypted on save (`sops-rs FILE` too)
+    Edit(edit::EditArgs),
+    /// Generate a new data key and re-encrypt every value (optionally adding/removing keys)
+    Rotate(rekey::RotateArgs),
+    /// Sync the files' key groups with their creation rules (same data key)
+    Updatekeys(rekey::UpdateKeysArgs),
+    /// Add or delete key groups
+    #[command(subcommand)]
+    Groups(rekey::GroupsCmd),
 }
 
 #[derive(Args)]
@@ -96,6 +109,13 @@ struct IoArgs {
 struct EncryptArgs {
     #[command(flatten)]
     io: IoArgs,
+    #[command(flatten)]
+    keys: NewFileArgs,
+}
+
+/// What a new file is encrypted with (`encrypt`, and `edit` of a file that does not exist).
+#[derive(Args, Clone, Default)]
+struct NewFileArgs {
     /// age recipients, comma-separated
     #[arg(short = 'a', long, env = "SOPS_AGE_RECIPIENTS")]
     age: Option<String>,
@@ -222,20 +242,57 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-fn dispatch(cli: Cli) -> Result<(), Failure> {
-    match cli.cmd {
+fn dispatch(mut cli: Cli) -> Result<(), Failure> {
+    if let (Some(f), Some(_)) = (&cli.file, &cli.cmd) {
+        return Err(Failure::new(
+            code::GENERIC,
+            format!("unexpected argument '{}' before the command", f.display()),
+        )
+        .hint("flags and files come after the command: `sops-rs decrypt FILE`"));
+    }
+    match cli.cmd.take() {
         Some(Cmd::Encrypt(a)) => {
-            let g = GlobalEncrypt {
-                mac_only_encrypted: cli.mac_only_encrypted,
-                unencrypted_comment_regex: cli.unencrypted_comment_regex,
-                encrypted_comment_regex: cli.encrypted_comment_regex,
-            };
+            let g = global_encrypt(&cli);
             encrypt(&cli.config, cli.verbose, a, g)
         }
         Some(Cmd::Decrypt(a)) => decrypt(a, cli.verbose),
         Some(Cmd::Filestatus(a)) => filestatus(a),
-        None => Err(Failure::new(code::GENERIC, "no command given")
-            .hint("use `sops-rs encrypt FILE` or `sops-rs decrypt FILE` (edit mode comes with the editing issue); see --help")),
+        Some(Cmd::Edit(a)) => {
+            let g = global_encrypt(&cli);
+            edit::edit(&cli.config, cli.verbose, a, g)
+        }
+        Some(Cmd::Rotate(a)) => rekey::rotate(a),
+        Some(Cmd::Updatekeys(a)) => rekey::updatekeys(&cli.config, a),
+        Some(Cmd::Groups(a)) => rekey::groups(a),
+        None => match cli.file.clone() {
+            Some(file) => {
+                let g = global_encrypt(&cli);
+                let a = edit::EditArgs {
+                    file,
+                    keys: NewFileArgs::default(),
+                    input_type: None,
+                    ignore_mac: false,
+                };
+                edit::edit(&cli.config, cli.verbose, a, g)
+            }
+            None => Err(Failure::new(code::NO_FILE_SPECIFIED, "no command or file given")
+                .hint("use `sops-rs edit FILE`, `sops-rs encrypt FILE` or `sops-rs decrypt FILE`; see --help")),
+        },
+    }
+}
+
+fn global_encrypt(cli: &Cli) -> GlobalEncrypt {
+    GlobalEncrypt {
+        mac_only_encrypted: cli.mac_only_encrypted,
+        unencrypted_comment_regex: cli.unencrypted_comment_regex.clone(),
+        encrypted_comment_regex: cli.encrypted_comment_regex.clone(),
+    }
+}
+
+/// Every identity the environment offers (age so far).
+fn key_sources() -> KeySources {
+    KeySources {
+        age: age_env::load_identities(&env, None),
     }
 }
 
@@ -359,29 +416,30 @@ struct GlobalEncrypt {
     encrypted_comment_regex: Option<String>,
 }
 
-fn encrypt(
+/// Load the configuration that applies to `file`, if there is one.
+fn load_config(
+    explicit: &Option<PathBuf>,
+    file: Option<&Path>,
+) -> Result<Option<(PathBuf, Config)>, Failure> {
+    let Some(cfg_path) = find_config(explicit, file) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&cfg_path)
+        .map_err(|e| Failure::new(code::GENERIC, format!("{}: {e}", cfg_path.display())))?;
+    let cfg = Config::parse(&text, &cfg_path.display().to_string())
+        .map_err(|e| Failure::new(code::GENERIC, e.to_string()))?;
+    Ok(Some((cfg_path, cfg)))
+}
+
+/// The keys, selector and MAC mode for a new file: flags first, then the creation rule.
+fn new_file_options(
     config: &Option<PathBuf>,
     verbose: bool,
-    a: EncryptArgs,
-    g: GlobalEncrypt,
-) -> Result<(), Failure> {
-    check_io(&a.io)?;
-    if a.io.file.is_none() && a.io.filename_override.is_none() {
-        return Err(Failure::new(
-            code::CONFLICTING_PARAMETERS,
-            "encrypting stdin needs --filename-override",
-        )
-        .hint("the override names the format and the creation rule to use"));
-    }
-    let name_path = a.io.filename_override.as_deref().or(a.io.file.as_deref());
-    let format = format_of(a.io.input_type.as_deref(), name_path, "--input-type")?;
-    let output_format = match a.io.output_type.as_deref() {
-        Some(out) => format_of(Some(out), None, "--output-type")?,
-        None => format,
-    };
-    let name = display_name(&a.io);
-
-    // selectors from flags; creation rule keys and selectors from the configuration
+    name_path: Option<&Path>,
+    name: &str,
+    a: &NewFileArgs,
+    g: &GlobalEncrypt,
+) -> Result<EncryptOptions, Failure> {
     let flag_pairs: Vec<(&'static str, Option<&str>)> = vec![
         ("unencrypted_suffix", a.unencrypted_suffix.as_deref()),
         ("encrypted_suffix", a.encrypted_suffix.as_deref()),
@@ -411,60 +469,77 @@ fn encrypt(
     let mut selector = flag_selector;
     let mut threshold = a.shamir_secret_sharing_threshold;
     let mut mac_only = g.mac_only_encrypted;
-    if let Some(cfg_path) = find_config(config, name_path) {
-        let text = std::fs::read_to_string(&cfg_path)
-            .map_err(|e| Failure::new(code::GENERIC, format!("{}: {e}", cfg_path.display())))?;
-        let cfg = Config::parse(&text, &cfg_path.display().to_string())
-            .map_err(|e| Failure::new(code::GENERIC, e.to_string()))?;
-        if !cfg.creation_rules.is_empty() {
-            let rel = relative_to_config(&cfg_path, name_path);
-            match cfg.rule_for(&rel) {
-                Some(rule) => {
-                    if verbose {
-                        eprintln!("sops-rs: using a creation rule from {}", cfg_path.display());
-                    }
-                    if groups.is_empty() {
-                        if !rule.unsupported.is_empty() && rule.groups.iter().all(|g| g.is_empty())
-                        {
-                            return Err(Failure::new(
-                                code::GENERIC,
-                                format!(
-                                    "the creation rule uses key types sops-rs does not support yet: {}",
-                                    rule.unsupported.join(", ")
-                                ),
-                            ));
-                        }
-                        groups = rule.groups.clone();
-                        threshold = threshold.or(rule.shamir_threshold);
-                    }
-                    if selector.is_none() {
-                        selector = rule.selector.clone();
-                    }
-                    mac_only |= rule.mac_only_encrypted;
+    if let Some((cfg_path, cfg)) = load_config(config, name_path)?
+        && !cfg.creation_rules.is_empty()
+    {
+        let rel = relative_to_config(&cfg_path, name_path);
+        match cfg.rule_for(&rel) {
+            Some(rule) => {
+                if verbose {
+                    eprintln!("sops-rs: using a creation rule from {}", cfg_path.display());
                 }
-                None if groups.is_empty() => {
-                    return Err(Failure::new(
-                        code::GENERIC,
-                        format!(
-                            "{name}: no matching creation rules found in {}",
-                            cfg_path.display()
-                        ),
-                    )
-                    .hint(
-                        "pass --age RECIPIENT, or add a rule whose path_regex matches this file",
-                    ));
+                if groups.is_empty() {
+                    if !rule.unsupported.is_empty() && rule.groups.iter().all(|g| g.is_empty()) {
+                        return Err(Failure::new(
+                            code::GENERIC,
+                            format!(
+                                "the creation rule uses key types sops-rs does not support yet: {}",
+                                rule.unsupported.join(", ")
+                            ),
+                        ));
+                    }
+                    groups = rule.groups.clone();
+                    threshold = threshold.or(rule.shamir_threshold);
                 }
-                None => {}
+                if selector.is_none() {
+                    selector = rule.selector.clone();
+                }
+                mac_only |= rule.mac_only_encrypted;
             }
+            None if groups.is_empty() => {
+                return Err(Failure::new(
+                    code::GENERIC,
+                    format!(
+                        "{name}: no matching creation rules found in {}",
+                        cfg_path.display()
+                    ),
+                )
+                .hint("pass --age RECIPIENT, or add a rule whose path_regex matches this file"));
+            }
+            None => {}
         }
     }
-    let opts = EncryptOptions {
+    Ok(EncryptOptions {
         groups,
         shamir_threshold: threshold,
         selector: selector.unwrap_or_else(Selector::default),
         mac_only_encrypted: mac_only,
         now: document::now_rfc3339(),
+    })
+}
+
+fn encrypt(
+    config: &Option<PathBuf>,
+    verbose: bool,
+    a: EncryptArgs,
+    g: GlobalEncrypt,
+) -> Result<(), Failure> {
+    check_io(&a.io)?;
+    if a.io.file.is_none() && a.io.filename_override.is_none() {
+        return Err(Failure::new(
+            code::CONFLICTING_PARAMETERS,
+            "encrypting stdin needs --filename-override",
+        )
+        .hint("the override names the format and the creation rule to use"));
+    }
+    let name_path = a.io.filename_override.as_deref().or(a.io.file.as_deref());
+    let format = format_of(a.io.input_type.as_deref(), name_path, "--input-type")?;
+    let output_format = match a.io.output_type.as_deref() {
+        Some(out) => format_of(Some(out), None, "--output-type")?,
+        None => format,
     };
+    let name = display_name(&a.io);
+    let opts = new_file_options(config, verbose, name_path, &name, &a.keys, &g)?;
     let input = read_input(a.io.file.as_deref())?;
     if verbose && a.io.input_type.is_none() && !name_path.is_some_and(Format::known_extension) {
         // sops treats every other name as binary; we do the same, so sops can read the file
@@ -540,9 +615,7 @@ fn decrypt(a: DecryptArgs, verbose: bool) -> Result<(), Failure> {
     } else {
         format
     };
-    let sources = KeySources {
-        age: age_env::load_identities(&env, None),
-    };
+    let sources = key_sources();
     let opts = DecryptOptions {
         ignore_mac: a.ignore_mac,
         extract,
