@@ -1,5 +1,6 @@
-//! `.sops-rs.yaml` / `.sops.yaml`: creation rules (the subset the core needs: `path_regex`,
-//! age keys flat or in `key_groups`, `shamir_threshold`, one selector, `mac_only_encrypted`).
+//! `.sops-rs.yaml` / `.sops.yaml`: creation rules as sops reads them (`path_regex`, keys
+//! flat or in `key_groups` with `merge`, `shamir_threshold`, one selector,
+//! `mac_only_encrypted`), plus warnings for keys neither sops nor sops-rs knows.
 //!
 //! The CLI finds the file; this module only parses text and matches paths.
 
@@ -11,6 +12,119 @@ use crate::select::{GoRegex, Selector};
 #[derive(Debug, Default)]
 pub struct Config {
     pub creation_rules: Vec<CreationRule>,
+    /// Unknown keys, by where they are (sops ignores them; a typo would silently drop a
+    /// setting, so we say so).
+    pub warnings: Vec<String>,
+}
+
+const TOP_KEYS: &[&str] = &["creation_rules", "destination_rules", "stores"];
+const RULE_KEYS: &[&str] = &[
+    "path_regex",
+    "kms",
+    "aws_profile",
+    "age",
+    "pgp",
+    "gcp_kms",
+    "azure_keyvault",
+    "hc_vault_transit_uri",
+    "hckms",
+    "key_groups",
+    "shamir_threshold",
+    "mac_only_encrypted",
+    "unencrypted_suffix",
+    "encrypted_suffix",
+    "unencrypted_regex",
+    "encrypted_regex",
+    "unencrypted_comment_regex",
+    "encrypted_comment_regex",
+];
+const GROUP_KEYS: &[&str] = &[
+    "kms",
+    "gcp_kms",
+    "azure_keyvault",
+    "hc_vault",
+    "age",
+    "pgp",
+    "hckms",
+    "merge",
+];
+/// Key types sops-rs cannot wrap for yet, in a key group and in a flat rule.
+const GROUP_UNSUPPORTED: &[&str] = &[
+    "pgp",
+    "kms",
+    "gcp_kms",
+    "azure_keyvault",
+    "hc_vault",
+    "hckms",
+];
+const FLAT_UNSUPPORTED: &[&str] = &[
+    "pgp",
+    "kms",
+    "gcp_kms",
+    "azure_keyvault",
+    "hc_vault_transit_uri",
+    "hckms",
+];
+
+fn unknown_keys(m: &Meta, known: &[&str], at: &str, out: &mut Vec<String>) {
+    if let Meta::Map(es) = m {
+        for (k, _) in es {
+            if !known.contains(&k.as_str()) {
+                out.push(format!("unknown key '{k}' in {at} (ignored)"));
+            }
+        }
+    }
+}
+
+/// A key group's age keys and unsupported key types, `merge`d groups included (recursively,
+/// as sops 3.9).
+fn read_group(
+    g: &Meta,
+    depth: usize,
+    at: &str,
+    keys: &mut Vec<KeySpec>,
+    unsupported: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    if depth > 32 {
+        return Err(Error::Config(format!("{at}: merge is nested too deeply")));
+    }
+    if !matches!(g, Meta::Map(_)) {
+        return Err(Error::Config(format!(
+            "{at}: a key group must be a mapping"
+        )));
+    }
+    unknown_keys(g, GROUP_KEYS, at, warnings);
+    for t in GROUP_UNSUPPORTED {
+        if get(g, t).is_some() && !unsupported.iter().any(|u| u == t) {
+            unsupported.push((*t).to_string());
+        }
+    }
+    // sops puts the merged groups' keys first
+    match get(g, "merge") {
+        None => {}
+        Some(Meta::List(merged)) => {
+            for (j, m) in merged.iter().enumerate() {
+                read_group(
+                    m,
+                    depth + 1,
+                    &format!("{at}, merge {j}"),
+                    keys,
+                    unsupported,
+                    warnings,
+                )?;
+            }
+        }
+        Some(_) => return Err(Error::Config(format!("{at}: merge must be a list"))),
+    }
+    keys.extend(key_list(get(g, "age")).into_iter().map(KeySpec::Age));
+    Ok(())
+}
+
+/// Drop repeated keys, keeping the first (sops 3.9 de-duplicates by type and value).
+fn dedup(keys: &mut Vec<KeySpec>) {
+    let mut seen = std::collections::HashSet::new();
+    keys.retain(|k| seen.insert(k.clone()));
 }
 
 #[derive(Debug, Default)]
@@ -69,61 +183,67 @@ impl Config {
             .map_err(|e| Error::Config(format!("{name}: {e}")))?;
         let mut cfg = Config::default();
         let Some(tree) = tree else { return Ok(cfg) };
-        let Some(Meta::List(rules)) = get(&tree, "creation_rules") else {
-            return Ok(cfg);
+        if !matches!(tree, Meta::Map(_)) {
+            return Err(Error::Config(format!(
+                "{name}: the configuration must be a mapping with creation_rules"
+            )));
+        }
+        unknown_keys(&tree, TOP_KEYS, "the configuration", &mut cfg.warnings);
+        let rules = match get(&tree, "creation_rules") {
+            None | Some(Meta::Null) => return Ok(cfg),
+            Some(Meta::List(rules)) => rules,
+            Some(_) => {
+                return Err(Error::Config(format!(
+                    "{name}: creation_rules must be a list"
+                )));
+            }
         };
         for (i, r) in rules.iter().enumerate() {
             let ctx = |m: String| Error::Config(format!("{name}: creation rule {i}: {m}"));
+            if !matches!(r, Meta::Map(_)) {
+                return Err(ctx("a rule must be a mapping".into()));
+            }
+            unknown_keys(
+                r,
+                RULE_KEYS,
+                &format!("creation rule {i}"),
+                &mut cfg.warnings,
+            );
             let mut rule = CreationRule::default();
             if let Some(re) = get(r, "path_regex").and_then(text) {
                 rule.path_regex = Some(GoRegex::new(re).map_err(|e| ctx(e.to_string()))?);
             }
-            if let Some(Meta::List(groups)) = get(r, "key_groups") {
-                for g in groups {
-                    let mut keys: Vec<KeySpec> = Vec::new();
-                    let add_group = |g: &Meta, keys: &mut Vec<KeySpec>| {
-                        keys.extend(key_list(get(g, "age")).into_iter().map(KeySpec::Age));
-                    };
-                    add_group(g, &mut keys);
-                    if let Some(Meta::List(merged)) = get(g, "merge") {
-                        for m in merged {
-                            add_group(m, &mut keys);
-                        }
-                    }
-                    for t in [
-                        "pgp",
-                        "kms",
-                        "gcp_kms",
-                        "azure_keyvault",
-                        "hc_vault",
-                        "hckms",
-                    ] {
-                        if get(g, t).is_some() {
-                            rule.unsupported.push(t.to_string());
-                        }
-                    }
-                    keys.dedup();
-                    rule.groups.push(keys);
-                }
-            } else {
-                let keys: Vec<KeySpec> = key_list(get(r, "age"))
-                    .into_iter()
-                    .map(KeySpec::Age)
-                    .collect();
-                for t in [
-                    "pgp",
-                    "kms",
-                    "gcp_kms",
-                    "azure_keyvault",
-                    "hc_vault_transit_uri",
-                    "hckms",
-                ] {
-                    if get(r, t).is_some() {
-                        rule.unsupported.push(t.to_string());
+            match get(r, "key_groups") {
+                Some(Meta::List(groups)) => {
+                    for (j, g) in groups.iter().enumerate() {
+                        let mut keys: Vec<KeySpec> = Vec::new();
+                        read_group(
+                            g,
+                            0,
+                            &format!("{name}: creation rule {i}, key group {j}"),
+                            &mut keys,
+                            &mut rule.unsupported,
+                            &mut cfg.warnings,
+                        )?;
+                        dedup(&mut keys);
+                        rule.groups.push(keys);
                     }
                 }
-                if !keys.is_empty() {
-                    rule.groups.push(keys);
+                Some(_) => return Err(ctx("key_groups must be a list".into())),
+                None => {
+                    let mut keys: Vec<KeySpec> = key_list(get(r, "age"))
+                        .into_iter()
+                        .map(KeySpec::Age)
+                        .collect();
+                    dedup(&mut keys);
+                    for t in FLAT_UNSUPPORTED {
+                        if get(r, t).is_some() {
+                            rule.unsupported.push((*t).to_string());
+                        }
+                    }
+                    if !keys.is_empty() {
+                        rule.groups.push(keys);
+                    }
                 }
             }
             if let Some(t) = get(r, "shamir_threshold").and_then(text) {

@@ -404,6 +404,13 @@ fn find_config(explicit: &Option<PathBuf>, file: Option<&Path>) -> Option<PathBu
                     return Some(p);
                 }
             }
+            if dir.join(".sops.yml").is_file() {
+                // sops 3.10 warns about this name too: it is never read
+                eprintln!(
+                    "warning: {}: ignored; the configuration must be named .sops.yaml (or .sops-rs.yaml)",
+                    dir.join(".sops.yml").display()
+                );
+            }
         }
     }
     None
@@ -428,6 +435,9 @@ fn load_config(
         .map_err(|e| Failure::new(code::GENERIC, format!("{}: {e}", cfg_path.display())))?;
     let cfg = Config::parse(&text, &cfg_path.display().to_string())
         .map_err(|e| Failure::new(code::GENERIC, e.to_string()))?;
+    for w in &cfg.warnings {
+        eprintln!("warning: {}: {}", cfg_path.display(), sanitize(w));
+    }
     Ok(Some((cfg_path, cfg)))
 }
 

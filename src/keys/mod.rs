@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::metadata::{AgeKey, KeyGroup, Metadata};
 
 /// A key to wrap a new data key for.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum KeySpec {
     Age(String),
 }
