@@ -2,6 +2,9 @@
 //! exit codes. Logic a library user would want lives in the library.
 
 mod age_env;
+mod completion;
+mod exec;
+mod git;
 mod output;
 
 use std::io::{Read, Write};
@@ -69,6 +72,16 @@ enum Cmd {
     Decrypt(DecryptArgs),
     /// Print {"encrypted":true|false} for a file
     Filestatus(FileStatusArgs),
+    /// Run a command with the file's top-level values in its environment
+    ExecEnv(exec::ExecEnvArgs),
+    /// Run a command with the decrypted file at a temporary path (`{}` in the command)
+    ExecFile(exec::ExecFileArgs),
+    /// Git integration: plaintext diffs of encrypted files (`git setup`, `git textconv`)
+    Git(git::GitArgs),
+    /// Print a shell completion script (bash, zsh or fish)
+    Completion(completion::CompletionArgs),
+    /// Print the man page (roff)
+    Man,
 }
 
 #[derive(Args)]
@@ -234,6 +247,11 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Some(Cmd::Decrypt(a)) => decrypt(a, cli.verbose),
         Some(Cmd::Filestatus(a)) => filestatus(a),
+        Some(Cmd::ExecEnv(a)) => exec::exec_env(a, cli.verbose),
+        Some(Cmd::ExecFile(a)) => exec::exec_file(a, cli.verbose),
+        Some(Cmd::Git(a)) => git::run(a, &cli.config),
+        Some(Cmd::Completion(a)) => completion::completion(a),
+        Some(Cmd::Man) => completion::man(),
         None => Err(Failure::new(code::GENERIC, "no command given")
             .hint("use `sops-rs encrypt FILE` or `sops-rs decrypt FILE` (edit mode comes with the editing issue); see --help")),
     }
