@@ -21,7 +21,7 @@ use sops_rs::document::{self, DecryptOptions};
 use sops_rs::keys::KeySources;
 use sops_rs::{Error, Format};
 
-use super::{Failure, age_env, code, env, find_config, relative_to_config};
+use super::{Failure, age_env, code, env, relative_to_config};
 
 /// The driver's name in git's config and in `.gitattributes`.
 pub const DRIVER: &str = "sopsrs";
@@ -216,10 +216,17 @@ fn setup(a: SetupArgs, config: &Option<PathBuf>) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Which paths to mark: the repository's files that a creation rule with a `path_regex`
-/// matches, else (no configuration, or no rule) the common `*.enc.*` patterns.
+/// Which paths to mark: the repository's files (tracked, or untracked and not ignored) that
+/// a creation rule with a `path_regex` matches, else (no configuration at the repository's
+/// root nor `--config`, or no rule) the common `*.enc.*` patterns.
 fn patterns(root: &Path, config: &Option<PathBuf>) -> Result<Vec<String>, Failure> {
-    let cfg_path = find_config(config, Some(&root.join(".gitattributes")));
+    // the repository's own configuration (patterns are relative to its root), or --config
+    let cfg_path = config.clone().or_else(|| {
+        [".sops-rs.yaml", ".sops.yaml"]
+            .iter()
+            .map(|n| root.join(n))
+            .find(|p| p.is_file())
+    });
     let cfg = match &cfg_path {
         Some(p) => {
             let text = std::fs::read_to_string(p)
