@@ -141,9 +141,16 @@ fn top_level(plain: &[u8], format: Format, file: &str) -> Result<Vec<(String, St
     }
     let src = std::str::from_utf8(plain)
         .map_err(|_| Failure::new(code::GENERIC, format!("{file}: the plaintext is not UTF-8")))?;
+    // the plaintext came out of a file that parsed: a failure here names no content
+    let reparse = |_| {
+        Failure::new(
+            code::GENERIC,
+            format!("{file}: the decrypted document does not parse as {format:?}"),
+        )
+    };
     let leaves = match format {
         Format::Yaml => {
-            let p = yaml::parse(src).map_err(|e| fail(file, e))?;
+            let p = yaml::parse(src).map_err(reparse)?;
             // document 0 only, as sops (`tree.Branches[0]`)
             let end = if p.docs.len() > 1 {
                 p.docs[0].insert_at
@@ -155,10 +162,10 @@ fn top_level(plain: &[u8], format: Format, file: &str) -> Result<Vec<(String, St
                 .filter(|l| l.span.start < end)
                 .collect()
         }
-        Format::Json => json::parse(src).map_err(|e| fail(file, e))?.leaves,
-        Format::Dotenv => dotenv::parse(src).map_err(|e| fail(file, e))?.leaves,
-        Format::Ini => ini::parse(src).map_err(|e| fail(file, e))?.leaves,
-        Format::Toml => toml::parse(src).map_err(|e| fail(file, e))?.leaves,
+        Format::Json => json::parse(src).map_err(reparse)?.leaves,
+        Format::Dotenv => dotenv::parse(src).map_err(reparse)?.leaves,
+        Format::Ini => ini::parse(src).map_err(reparse)?.leaves,
+        Format::Toml => toml::parse(src).map_err(reparse)?.leaves,
         Format::Binary => unreachable!("handled above"),
     };
     let mut out: Vec<(String, String)> = Vec::new();
