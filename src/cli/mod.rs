@@ -2,7 +2,10 @@
 //! exit codes. Logic a library user would want lives in the library.
 
 mod age_env;
+mod completion;
 mod edit;
+mod exec;
+mod git;
 mod output;
 mod rekey;
 
@@ -82,6 +85,16 @@ enum Cmd {
     /// Add or delete key groups
     #[command(subcommand)]
     Groups(rekey::GroupsCmd),
+    /// Run a command with the file's top-level values in its environment
+    ExecEnv(exec::ExecEnvArgs),
+    /// Run a command with the decrypted file at a temporary path (`{}` in the command)
+    ExecFile(exec::ExecFileArgs),
+    /// Git integration: plaintext diffs of encrypted files (`git setup`, `git textconv`)
+    Git(git::GitArgs),
+    /// Print a shell completion script (bash, zsh or fish)
+    Completion(completion::CompletionArgs),
+    /// Print the man page (roff)
+    Man,
 }
 
 #[derive(Args)]
@@ -264,6 +277,11 @@ fn dispatch(mut cli: Cli) -> Result<(), Failure> {
         Some(Cmd::Rotate(a)) => rekey::rotate(a),
         Some(Cmd::Updatekeys(a)) => rekey::updatekeys(&cli.config, a),
         Some(Cmd::Groups(a)) => rekey::groups(a),
+        Some(Cmd::ExecEnv(a)) => exec::exec_env(a, cli.verbose),
+        Some(Cmd::ExecFile(a)) => exec::exec_file(a, cli.verbose),
+        Some(Cmd::Git(a)) => git::run(a, &cli.config),
+        Some(Cmd::Completion(a)) => completion::completion(a),
+        Some(Cmd::Man) => completion::man(),
         None => match cli.file.clone() {
             Some(file) => {
                 let g = global_encrypt(&cli);
