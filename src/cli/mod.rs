@@ -2,6 +2,7 @@
 //! exit codes. Logic a library user would want lives in the library.
 
 mod age_env;
+mod hygiene;
 mod output;
 
 use std::io::{Read, Write};
@@ -195,6 +196,7 @@ fn fail(file: &str, e: Error) -> Failure {
 }
 
 pub fn run() -> ExitCode {
+    hygiene::harden();
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
