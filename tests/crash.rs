@@ -48,8 +48,9 @@ const ROWS: &[Row] = &[
     // e.g. Row("rotate", Start::Encrypted, &["rotate", "-i", "{file}"], decrypts_to_plain),
 ];
 
-/// Kills per row at a uniform random delay over the measured run time, and kills triggered by
-/// the temp file's appearance (so that some land mid-write, between the fsync and the rename).
+/// Kills per row that interrupt a run at a uniform random delay over the measured run time, and
+/// kills triggered by the temp file's appearance (so that some land mid-write: during the write,
+/// the fsync or just before the rename).
 const DELAY_KILLS: usize = 50;
 const TRIGGERED_KILLS: usize = 16;
 
@@ -327,12 +328,15 @@ fn kill_9_leaves_the_original_or_a_complete_file() {
             .map(|_| complete_run(row, &ctx, &dir, &file, &original))
             .collect();
         times.sort();
-        let span = times[1] + times[1] / 5;
+        let span = times[1] + times[1] / 10;
         let mut landed = Landed::default();
         // temps caught in the chmod-to-rename window (a few syscalls): with the final mode
         let mut final_mode = std::collections::BTreeSet::new();
-        for i in 0..DELAY_KILLS + TRIGGERED_KILLS {
-            let delay = (i < DELAY_KILLS).then(|| rng.below(span));
+        // random delays until DELAY_KILLS of them interrupted a run (a run that had finished
+        // does not count), then the triggered ones
+        let (mut i, mut delayed, mut triggered) = (0, 0, 0);
+        while triggered < TRIGGERED_KILLS && i < 3 * (DELAY_KILLS + TRIGGERED_KILLS) {
+            let delay = (delayed < DELAY_KILLS).then(|| rng.below(span));
             match kill_once(row, &ctx, &dir, &file, &original, delay, &mut rng) {
                 Ok((l, names)) => {
                     final_mode.extend(names);
@@ -342,9 +346,24 @@ fn kill_9_leaves_the_original_or_a_complete_file() {
                         "mid_write" => landed.mid_write += 1,
                         _ => landed.after_rename += 1,
                     }
+                    if delay.is_none() {
+                        triggered += 1;
+                    } else if l != "finished" {
+                        delayed += 1;
+                    }
                 }
-                Err(e) => failures.push(format!("{} (kill {i}, delay {delay:?}): {e}", row.0)),
+                Err(e) => {
+                    failures.push(format!("{} (kill {i}, delay {delay:?}): {e}", row.0));
+                    break;
+                }
             }
+            i += 1;
+        }
+        if delayed < DELAY_KILLS {
+            failures.push(format!(
+                "{}: only {delayed} of {i} random kills interrupted a run",
+                row.0
+            ));
         }
         let stale = leftovers(&dir, "target.yaml");
         // the next run in the directory succeeds and removes the dead runs' temps
@@ -368,10 +387,9 @@ fn kill_9_leaves_the_original_or_a_complete_file() {
             failures.push(format!("{}: no kill landed mid-write: {landed:?}", row.0));
         }
         eprintln!(
-            "crash: {}: run {:?}, {} kills: {landed:?}; {} temps left by kills, {} after the next run",
+            "crash: {}: run {:?}, {i} kills: {landed:?}; {} temps left by kills, {} after the next run",
             row.0,
             times[1],
-            DELAY_KILLS + TRIGGERED_KILLS,
             stale.len(),
             after.len()
         );
