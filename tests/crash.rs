@@ -579,6 +579,8 @@ fn disk_full_exit_3_original_intact_no_temp() {
     let out = cli(&["encrypt", "-i", "--age", KEY1_PUB, &ps], &full);
     assert!(out.status.success(), "encrypt -i with space: {out:?}");
     assert!(errs.is_empty(), "{}", errs.join("\n"));
+    drop(_m);
+    let _ = fs::remove_dir_all(&dir);
     eprintln!(
         "crash: disk full: {} cases, exit 3, originals intact, no temp",
         cases.len()
@@ -641,6 +643,8 @@ fn read_only_no_inode_and_busy_target_exit_3() {
     ));
 
     assert!(errs.is_empty(), "{}", errs.join("\n"));
+    drop((_b, _ino, _ro));
+    let _ = fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -660,6 +664,7 @@ fn stdout_full_exit_3() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(!stderr.contains(CANARY), "{stderr}");
+    let _ = fs::remove_dir_all(&dir);
 }
 
 // ---------------------------------------------------------------------------------------------
