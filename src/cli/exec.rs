@@ -11,6 +11,9 @@
 //! the user database (`getpwnam_r`, `getgrouplist`), dropping privileges in the child, and
 //! the signal handler. Each `unsafe` block says why it is sound.
 
+// libc calls (kill, mkfifo, user look-up, setuid), each with a SAFETY note
+#![allow(unsafe_code)]
+
 use std::ffi::{CStr, CString, OsString};
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};

@@ -6,6 +6,7 @@ mod completion;
 mod edit;
 mod exec;
 mod git;
+mod hygiene;
 mod output;
 mod rekey;
 
@@ -228,6 +229,7 @@ fn fail(file: &str, e: Error) -> Failure {
 }
 
 pub fn run() -> ExitCode {
+    hygiene::harden();
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
