@@ -2,6 +2,7 @@
 //! exit codes. Logic a library user would want lives in the library.
 
 mod age_env;
+mod bulk;
 mod completion;
 mod edit;
 mod exec;
@@ -98,7 +99,7 @@ enum Cmd {
     Man,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct IoArgs {
     /// The file (stdin when absent)
     file: Option<PathBuf>,
@@ -123,6 +124,8 @@ struct IoArgs {
 struct EncryptArgs {
     #[command(flatten)]
     io: IoArgs,
+    #[command(flatten)]
+    bulk: bulk::BulkArgs,
     #[command(flatten)]
     keys: NewFileArgs,
 }
@@ -154,6 +157,8 @@ struct NewFileArgs {
 struct DecryptArgs {
     #[command(flatten)]
     io: IoArgs,
+    #[command(flatten)]
+    bulk: bulk::BulkArgs,
     /// Print only the value at this path, e.g. '["db"]["password"]'
     #[arg(long)]
     extract: Option<String>,
@@ -437,6 +442,7 @@ fn find_config(explicit: &Option<PathBuf>, file: Option<&Path>) -> Option<PathBu
 }
 
 /// Encrypt options sops takes as global flags.
+#[derive(Clone)]
 struct GlobalEncrypt {
     mac_only_encrypted: bool,
     unencrypted_comment_regex: Option<String>,
@@ -554,6 +560,9 @@ fn encrypt(
     a: EncryptArgs,
     g: GlobalEncrypt,
 ) -> Result<(), Failure> {
+    if a.bulk.is_bulk() {
+        return bulk::encrypt_many(config, verbose, a, g);
+    }
     check_io(&a.io)?;
     if a.io.file.is_none() && a.io.filename_override.is_none() {
         return Err(Failure::new(
@@ -613,49 +622,91 @@ fn relative_to_config(cfg: &Path, file: Option<&Path>) -> String {
     }
 }
 
+/// How to decrypt: the parts of `decrypt`'s flags that apply to every file.
+struct DecryptPlan {
+    input_type: Option<String>,
+    extract: Option<Vec<sops_rs::format::PathSeg>>,
+    convert_to: Option<Format>,
+    ignore_mac: bool,
+}
+
+impl DecryptPlan {
+    fn new(a: &DecryptArgs, name: &str) -> Result<DecryptPlan, Failure> {
+        let extract = match a.extract.as_deref() {
+            Some(p) => Some(document::parse_tree_path(p).map_err(|e| fail(name, e))?),
+            None => None,
+        };
+        let convert_to = match a.io.output_type.as_deref() {
+            Some(out) => Some(format_of(Some(out), None, "--output-type")?),
+            None => None,
+        };
+        Ok(DecryptPlan {
+            input_type: a.io.input_type.clone(),
+            extract,
+            convert_to,
+            ignore_mac: a.ignore_mac,
+        })
+    }
+
+    /// Decrypt one input whose name (for the format and messages) is `name_path`.
+    fn run(
+        &self,
+        input: &[u8],
+        name_path: Option<&Path>,
+        name: &str,
+        sources: &KeySources,
+        verbose: bool,
+    ) -> Result<Vec<u8>, Failure> {
+        let format = format_of(self.input_type.as_deref(), name_path, "--input-type")?;
+        // a name that says nothing (`secrets.yaml.enc`): the encrypted content tells
+        let format = if self.input_type.is_none() && !name_path.is_some_and(Format::known_extension)
+        {
+            let f = Format::detect_encrypted(input);
+            if verbose {
+                eprintln!(
+                    "sops-rs: {name}: the file name does not tell the format; the content reads as {f:?}"
+                );
+            }
+            f
+        } else {
+            format
+        };
+        let mut extract = self.extract.clone();
+        let mut convert_to = None;
+        if let Some(of) = self.convert_to {
+            if of == Format::Binary && format != Format::Binary && extract.is_none() {
+                // a binary file wrapped in YAML/JSON: its `data` value, byte for byte
+                extract = Some(vec![sops_rs::format::PathSeg::Key("data".into())]);
+            } else if of != format && extract.is_none() {
+                convert_to = Some(of);
+            }
+        }
+        let opts = DecryptOptions {
+            ignore_mac: self.ignore_mac,
+            extract,
+        };
+        let mut out = sops_rs::decrypt(input, format, sources, &opts).map_err(|e| fail(name, e))?;
+        if let Some(to) = convert_to {
+            out.bytes = document::convert(&out.bytes, format, to).map_err(|e| fail(name, e))?;
+        }
+        Ok(out.bytes)
+    }
+}
+
 fn decrypt(a: DecryptArgs, verbose: bool) -> Result<(), Failure> {
+    if a.bulk.is_bulk() {
+        return bulk::decrypt_many(a, verbose);
+    }
     check_io(&a.io)?;
     let name_path = a.io.filename_override.as_deref().or(a.io.file.as_deref());
-    let format = format_of(a.io.input_type.as_deref(), name_path, "--input-type")?;
     let name = display_name(&a.io);
-    let mut extract = match a.extract.as_deref() {
-        Some(p) => Some(document::parse_tree_path(p).map_err(|e| fail(&name, e))?),
-        None => None,
-    };
-    let mut convert_to = None;
-    if let Some(out) = a.io.output_type.as_deref() {
-        let of = format_of(Some(out), None, "--output-type")?;
-        if of == Format::Binary && format != Format::Binary && extract.is_none() {
-            // a binary file wrapped in YAML/JSON: its `data` value, byte for byte
-            extract = Some(vec![sops_rs::format::PathSeg::Key("data".into())]);
-        } else if of != format && extract.is_none() {
-            convert_to = Some(of);
-        }
-    }
+    let plan = DecryptPlan::new(&a, &name)?;
+    // flags are checked before the input is read
+    format_of(a.io.input_type.as_deref(), name_path, "--input-type")?;
     let input = read_input(a.io.file.as_deref())?;
-    // a name that says nothing (`secrets.yaml.enc`): the encrypted content tells
-    let format = if a.io.input_type.is_none() && !name_path.is_some_and(Format::known_extension) {
-        let f = Format::detect_encrypted(&input);
-        if verbose {
-            eprintln!(
-                "sops-rs: {name}: the file name does not tell the format; the content reads as {f:?}"
-            );
-        }
-        f
-    } else {
-        format
-    };
-    let sources = key_sources();
-    let opts = DecryptOptions {
-        ignore_mac: a.ignore_mac,
-        extract,
-    };
-    let mut out = sops_rs::decrypt(&input, format, &sources, &opts).map_err(|e| fail(&name, e))?;
-    if let Some(to) = convert_to {
-        out.bytes = document::convert(&out.bytes, format, to).map_err(|e| fail(&name, e))?;
-    }
+    let bytes = plan.run(&input, name_path, &name, &key_sources(), verbose)?;
     // decrypted files are plaintext: new ones are private to the user
-    write_output(&a.io, &out.bytes, 0o600)
+    write_output(&a.io, &bytes, 0o600)
 }
 
 fn filestatus(a: FileStatusArgs) -> Result<(), Failure> {

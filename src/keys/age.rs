@@ -292,6 +292,9 @@ pub struct Identities {
     load_errors: Vec<String>,
     unused_locations: Vec<String>,
     prompter: Option<Arc<dyn Prompter>>,
+    /// Data keys (or shares) already unwrapped, by `enc` text: many files sharing one wrapped
+    /// key (bulk decrypt) cost one age decryption, or one passphrase/plugin prompt.
+    unwrapped: Mutex<std::collections::HashMap<String, Zeroizing<Vec<u8>>>>,
 }
 
 impl fmt::Debug for Identities {
@@ -325,6 +328,7 @@ impl Identities {
             load_errors: Vec::new(),
             unused_locations: Vec::new(),
             prompter: None,
+            unwrapped: Mutex::default(),
         }
     }
 
@@ -588,6 +592,14 @@ impl Identities {
                 context: self.context(&[]),
             });
         }
+        if let Some(k) = self
+            .unwrapped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(enc)
+        {
+            return Ok(k.clone());
+        }
         let callbacks = Callbacks(self.prompter.clone());
         let mut unlocked = self.unlocked.lock().unwrap_or_else(|e| e.into_inner());
         unlocked.attempted.resize(self.locked.len(), false);
@@ -637,7 +649,13 @@ impl Identities {
         runtime_errors.extend(unlocked.errors.iter().cloned());
 
         match attempt {
-            Attempt::Ok(pt) => Ok(pt),
+            Attempt::Ok(pt) => {
+                self.unwrapped
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(enc.to_string(), pt.clone());
+                Ok(pt)
+            }
             Attempt::Header(e) => Err(AgeError::Decrypt {
                 reason: describe_decrypt_error(&e),
                 context: self.context(&runtime_errors),
