@@ -37,6 +37,7 @@ const RULE_KEYS: &[&str] = &[
     "encrypted_regex",
     "unencrypted_comment_regex",
     "encrypted_comment_regex",
+    "rotate_after",
 ];
 const GROUP_KEYS: &[&str] = &[
     "kms",
@@ -136,6 +137,24 @@ pub struct CreationRule {
     pub mac_only_encrypted: bool,
     /// Key types named in the rule that sops-rs cannot use yet (e.g. `pgp`).
     pub unsupported: Vec<String>,
+    /// sops-rs' `rotate_after` (e.g. `90d`), in seconds: `check` flags files whose data key
+    /// is older. sops ignores the key.
+    pub rotate_after: Option<u64>,
+}
+
+/// A duration such as `90d`, `12w`, `36h` or `30m`, in seconds.
+pub fn parse_duration(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let unit = match s.chars().last()? {
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        'y' => 365 * 86_400,
+        _ => return None,
+    };
+    let n: u64 = s[..s.len() - 1].parse().ok()?;
+    n.checked_mul(unit).filter(|v| *v > 0)
 }
 
 use crate::select::SELECTOR_KEYS as SELECTORS;
@@ -253,6 +272,13 @@ impl Config {
                 );
             }
             rule.mac_only_encrypted = get(r, "mac_only_encrypted").and_then(text) == Some("true");
+            if let Some(t) = get(r, "rotate_after").and_then(text) {
+                rule.rotate_after = Some(parse_duration(t).ok_or_else(|| {
+                    ctx(format!(
+                        "rotate_after '{t}' is not a duration such as 90d, 12w or 36h"
+                    ))
+                })?);
+            }
             let pairs: Vec<(&'static str, Option<&str>)> = SELECTORS
                 .iter()
                 .map(|k| (*k, get(r, k).and_then(text)))
@@ -296,6 +322,16 @@ mod tests {
             c.rule_for("other.json").unwrap().groups,
             vec![vec![KeySpec::Age("age1c".into())]]
         );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90d"), Some(90 * 86_400));
+        assert_eq!(parse_duration("2w"), Some(14 * 86_400));
+        assert_eq!(parse_duration("36h"), Some(36 * 3600));
+        for bad in ["", "d", "10", "0d", "-1d", "1.5d", "99999999999999999999y"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -1270,6 +1270,50 @@ pub fn now_rfc3339() -> String {
     rfc3339_from_unix(secs as i64)
 }
 
+/// Seconds since the Unix epoch of an RFC 3339 time (`lastmodified`): `Z` or a numeric
+/// offset, fractional seconds ignored. `None` when it does not parse.
+pub fn unix_from_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(r) = rest.strip_prefix('.') {
+        rest = r.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        r if r.len() == 6 && (r.starts_with('+') || r.starts_with('-')) => {
+            let h: i64 = r.get(1..3)?.parse().ok()?;
+            let mi: i64 = r.get(4..6)?.parse().ok()?;
+            let o = h * 3600 + mi * 60;
+            if r.starts_with('-') { -o } else { o }
+        }
+        _ => return None,
+    };
+    // days-from-civil (Howard Hinnant)
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss - offset)
+}
+
 pub fn rfc3339_from_unix(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
@@ -1362,5 +1406,30 @@ mod tests {
             ]
         );
         assert!(parse_tree_path("a.b").is_err());
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips() {
+        for secs in [0, 86_399, 951_782_400, 1_700_000_000, 4_102_444_800] {
+            let t = rfc3339_from_unix(secs);
+            assert_eq!(unix_from_rfc3339(&t), Some(secs), "{t}");
+        }
+        assert_eq!(
+            unix_from_rfc3339("2024-01-01T01:00:00.123+01:00"),
+            unix_from_rfc3339("2024-01-01T00:00:00Z")
+        );
+        for bad in [
+            "",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01T00:00:00",
+            "yesterday",
+        ] {
+            assert_eq!(unix_from_rfc3339(bad), None, "{bad}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 mod age_env;
 mod bulk;
+mod check;
 mod completion;
 mod edit;
 mod exec;
@@ -87,6 +88,8 @@ enum Cmd {
     /// Add or delete key groups
     #[command(subcommand)]
     Groups(rekey::GroupsCmd),
+    /// Check that the files the creation rules match are encrypted, verify and are not stale
+    Check(check::CheckArgs),
     /// Run a command with the file's top-level values in its environment
     ExecEnv(exec::ExecEnvArgs),
     /// Run a command with the decrypted file at a temporary path (`{}` in the command)
@@ -284,6 +287,7 @@ fn dispatch(mut cli: Cli) -> Result<(), Failure> {
         Some(Cmd::Rotate(a)) => rekey::rotate(a),
         Some(Cmd::Updatekeys(a)) => rekey::updatekeys(&cli.config, a),
         Some(Cmd::Groups(a)) => rekey::groups(a),
+        Some(Cmd::Check(a)) => check::check(&cli.config, cli.verbose, a),
         Some(Cmd::ExecEnv(a)) => exec::exec_env(a, cli.verbose),
         Some(Cmd::ExecFile(a)) => exec::exec_file(a, cli.verbose),
         Some(Cmd::Git(a)) => git::run(a, &cli.config),
