@@ -582,6 +582,7 @@ fn open(
             let src = utf8(input).map_err(|_| Error::MetadataNotFound)?;
             let p = json::parse(src).map_err(|_| Error::MetadataNotFound)?;
             let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
+            check_lastmodified(&meta)?;
             let mut cipher = new_cipher(keys::unwrap(&meta, sources)?, remember);
             let data = p
                 .data_member
@@ -626,6 +627,7 @@ fn open(
             let src = utf8(input)?;
             let p = parse_parts(src, format)?;
             let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
+            check_lastmodified(&meta)?;
             let mut cipher = new_cipher(keys::unwrap(&meta, sources)?, remember);
             let preserved = open_preserved(&mut cipher, &meta);
             let (mut edits, mac, values) = decrypt_leaves(
@@ -826,6 +828,18 @@ fn check_mac(cipher: &mut Cipher, meta: &Metadata, mac: Mac, opts: &DecryptOptio
         return Err(Error::MacMismatch);
     }
     Ok(())
+}
+
+/// sops parses `lastmodified` (RFC 3339) when it loads the metadata, before it looks for a
+/// key: a missing or garbled one is invalid metadata (exit 1), whatever else is wrong.
+fn check_lastmodified(meta: &Metadata) -> Result<()> {
+    if crate::crypto::leaf::is_rfc3339(&meta.lastmodified) {
+        Ok(())
+    } else {
+        Err(Error::BadMetadata(
+            "lastmodified is missing or not an RFC 3339 time".into(),
+        ))
+    }
 }
 
 /// sops re-formats `lastmodified` with Go's RFC 3339 layout before using it as the MAC's AAD:
