@@ -1088,3 +1088,53 @@ fn tamper_detection_matches_sops() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// F7 (security.md): an age recipient added to the metadata still decrypts (sops accepts it,
+/// see UNDETECTABLE), but when a creation rule covers the file sops-rs names the recipient
+/// the rule does not list, on stderr; the exit code and stdout stay those of sops.
+#[test]
+fn added_recipient_is_warned() {
+    let dir = scratch("tamper-warn");
+    let recipients = format!("{KEY1_PUB},{}", key_pub(2));
+    fs::write(
+        dir.join(".sops-rs.yaml"),
+        format!("creation_rules:\n  - path_regex: .*\n    age: {recipients}\n"),
+    )
+    .unwrap();
+    let armor3 = sops_rs::keys::age::wrap(&key_pub(3), &[7u8; 32]).unwrap();
+    let k3 = key_pub(3);
+    let mut cases = 0;
+    for (name, fmt, plain, rule) in plaintexts() {
+        if rule != Rule::TwoRecipients {
+            continue;
+        }
+        fs::write(dir.join(name), &plain).unwrap();
+        for writer in ["sops", "sops-rs"] {
+            let prog = if writer == "sops" { sops() } else { bin() };
+            let mut args = vec!["encrypt", "--age", &recipients, name];
+            if writer == "sops" {
+                args.insert(0, "--disable-version-check");
+            }
+            let o = run(&prog, &args, &dir, &[], None);
+            assert!(o.status.success(), "{writer} encrypt {name}");
+            let text = String::from_utf8(o.stdout).unwrap();
+            let tampered = add_recipient(&text, fmt, &armor3).unwrap();
+            for (content, added) in [(&text, false), (&tampered, true)] {
+                cases += 1;
+                fs::write(dir.join(name), content).unwrap();
+                let ours = decrypt_with(&bin(), name, &dir);
+                let theirs = decrypt_with(&sops(), name, &dir);
+                let what = format!("{writer}:{name} (recipient added: {added})");
+                assert_eq!(ours.code, Some(0), "{what}: {}", ours.stderr);
+                assert_eq!(theirs.code, Some(0), "{what}: {}", theirs.stderr);
+                let warned = ours.stderr.contains(&format!("age recipient {k3}"));
+                assert_eq!(warned, added, "{what}: stderr {:?}", ours.stderr);
+                // the known recipients are never named
+                assert!(!ours.stderr.contains(KEY1_PUB), "{what}: {}", ours.stderr);
+            }
+            fs::write(dir.join(name), &plain).unwrap();
+        }
+    }
+    println!("added-recipient warning: {cases} cases tried");
+    let _ = fs::remove_dir_all(&dir);
+}

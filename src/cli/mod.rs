@@ -232,7 +232,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             };
             encrypt(&cli.config, cli.verbose, a, g)
         }
-        Some(Cmd::Decrypt(a)) => decrypt(a, cli.verbose),
+        Some(Cmd::Decrypt(a)) => decrypt(&cli.config, a, cli.verbose),
         Some(Cmd::Filestatus(a)) => filestatus(a),
         None => Err(Failure::new(code::GENERIC, "no command given")
             .hint("use `sops-rs encrypt FILE` or `sops-rs decrypt FILE` (edit mode comes with the editing issue); see --help")),
@@ -508,7 +508,7 @@ fn relative_to_config(cfg: &Path, file: Option<&Path>) -> String {
     }
 }
 
-fn decrypt(a: DecryptArgs, verbose: bool) -> Result<(), Failure> {
+fn decrypt(config: &Option<PathBuf>, a: DecryptArgs, verbose: bool) -> Result<(), Failure> {
     check_io(&a.io)?;
     let name_path = a.io.filename_override.as_deref().or(a.io.file.as_deref());
     let format = format_of(a.io.input_type.as_deref(), name_path, "--input-type")?;
@@ -551,8 +551,66 @@ fn decrypt(a: DecryptArgs, verbose: bool) -> Result<(), Failure> {
     if let Some(to) = convert_to {
         out.bytes = document::convert(&out.bytes, format, to).map_err(|e| fail(&name, e))?;
     }
+    warn_unknown_recipients(&input, format, config, name_path, &name);
     // decrypted files are plaintext: new ones are private to the user
     write_output(&a.io, &out.bytes, 0o600)
+}
+
+/// security.md F7: the recipient list is not authenticated, so anyone who can commit can add
+/// an age recipient to a sops file; it still decrypts, and the next rotation would wrap the
+/// new data key for that recipient too. When a creation rule covers the file, name every age
+/// recipient the file lists that the rule does not. Best effort and warning-only (sops says
+/// nothing): without a configuration or a matching rule nothing can be compared.
+fn warn_unknown_recipients(
+    input: &[u8],
+    format: Format,
+    config: &Option<PathBuf>,
+    name_path: Option<&Path>,
+    name: &str,
+) {
+    let Some(cfg_path) = find_config(config, name_path) else {
+        return;
+    };
+    let Some(cfg) = std::fs::read_to_string(&cfg_path)
+        .ok()
+        .and_then(|t| Config::parse(&t, &cfg_path.display().to_string()).ok())
+    else {
+        return;
+    };
+    let Some(rule) = cfg.rule_for(&relative_to_config(&cfg_path, name_path)) else {
+        return;
+    };
+    // the binary store is JSON
+    let meta_format = if format == Format::Binary {
+        Format::Json
+    } else {
+        format
+    };
+    let Ok(Some(meta)) = document::read_metadata(input, meta_format) else {
+        return;
+    };
+    let known: Vec<&str> = rule
+        .groups
+        .iter()
+        .flatten()
+        .filter_map(|k| match k {
+            KeySpec::Age(r) => Some(r.trim()),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        })
+        .collect();
+    let mut warned: Vec<&str> = Vec::new();
+    for a in meta.groups.iter().flat_map(|g| &g.age) {
+        let r = a.recipient.trim();
+        if !r.is_empty() && !known.contains(&r) && !warned.contains(&r) {
+            warned.push(r);
+            eprintln!(
+                "warning: {name}: the file lists age recipient {} which the creation rule in {} does not: anyone can add a recipient to a sops file, and the next rotation would give it the new data key",
+                sanitize(r),
+                cfg_path.display()
+            );
+        }
+    }
 }
 
 fn filestatus(a: FileStatusArgs) -> Result<(), Failure> {
