@@ -392,6 +392,10 @@ fn files_and_permissions() {
         let (o, d) = (&r[0].0, &r[0].1);
         s.check(o.status.success(), || "hardlink: sops-rs failed".into());
         s.check(
+            String::from_utf8_lossy(&o.stderr).contains("hard links"),
+            || "hardlink: sops-rs does not warn that the other name keeps the old content".into(),
+        );
+        s.check(
             fs::read_to_string(d.join("b.yaml")).unwrap() == PLAIN
                 && fs::metadata(d.join("a.yaml")).unwrap().nlink() == 1,
             || "hardlink: sops-rs should break the link (b.yaml keeps the old content)".into(),

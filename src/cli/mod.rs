@@ -283,6 +283,18 @@ fn write_output(io: &IoArgs, bytes: &[u8], new_mode: u32) -> Result<(), Failure>
     } else {
         io.output.clone()
     };
+    if let Some(t) = &target
+        && let Ok(m) = std::fs::metadata(t)
+        && std::os::unix::fs::MetadataExt::nlink(&m) > 1
+    {
+        // the atomic rename gives this name a new file: the other names keep the old bytes
+        // (after `encrypt -i`, the plaintext)
+        eprintln!(
+            "warning: {}: the file has {} hard links; only this name gets the new content, the other names keep the old one",
+            t.display(),
+            std::os::unix::fs::MetadataExt::nlink(&m)
+        );
+    }
     match target {
         Some(t) => output::write_atomic(&t, bytes, new_mode).map_err(|e| {
             Failure::new(
