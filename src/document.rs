@@ -1190,6 +1190,36 @@ pub fn read_metadata(input: &[u8], format: Format) -> Result<Option<Metadata>> {
 mod tests {
     use super::*;
 
+    /// Regression (tests/tamper.rs): sops parses `lastmodified` while loading the metadata,
+    /// so a missing or garbled one is invalid metadata (exit 1) even when no key would
+    /// decrypt the file (exit 128 came first here before).
+    #[test]
+    fn missing_or_garbled_lastmodified_is_bad_metadata_before_any_key() {
+        let id = ::age::x25519::Identity::generate();
+        let opts = EncryptOptions {
+            groups: vec![vec![KeySpec::Age(id.to_public().to_string())]],
+            shamir_threshold: None,
+            selector: Default::default(),
+            mac_only_encrypted: false,
+            now: "2026-01-01T00:00:00Z".into(),
+        };
+        let enc = encrypt(b"a: b\n", Format::Yaml, &opts).unwrap().bytes;
+        let enc = String::from_utf8(enc).unwrap();
+        let no_keys = KeySources::default();
+        let dopts = DecryptOptions::default();
+        // intact: the failure is about keys
+        let err = decrypt(enc.as_bytes(), Format::Yaml, &no_keys, &dopts).unwrap_err();
+        assert!(!matches!(err, Error::BadMetadata(_)), "{err}");
+        for broken in [
+            enc.replace("    lastmodified: \"2026-01-01T00:00:00Z\"\n", ""),
+            enc.replace("2026-01-01T00:00:00Z", "yesterday"),
+        ] {
+            assert_ne!(broken, enc);
+            let err = decrypt(broken.as_bytes(), Format::Yaml, &no_keys, &dopts).unwrap_err();
+            assert!(matches!(err, Error::BadMetadata(_)), "{err}");
+        }
+    }
+
     #[test]
     fn timestamps() {
         assert_eq!(rfc3339_from_unix(0), "1970-01-01T00:00:00Z");
