@@ -830,16 +830,19 @@ fn check_mac(cipher: &mut Cipher, meta: &Metadata, mac: Mac, opts: &DecryptOptio
     Ok(())
 }
 
-/// sops parses `lastmodified` (RFC 3339) when it loads the metadata, before it looks for a
-/// key: a missing or garbled one is invalid metadata (exit 1), whatever else is wrong.
+/// sops parses `lastmodified` (RFC 3339) and `version` (semver: "Version string empty") when
+/// it loads the metadata, before it looks for a key: a missing or garbled one is invalid
+/// metadata (exit 1), whatever else is wrong, `--ignore-mac` or not.
 fn check_lastmodified(meta: &Metadata) -> Result<()> {
-    if crate::crypto::leaf::is_rfc3339(&meta.lastmodified) {
-        Ok(())
-    } else {
-        Err(Error::BadMetadata(
+    if !crate::crypto::leaf::is_rfc3339(&meta.lastmodified) {
+        return Err(Error::BadMetadata(
             "lastmodified is missing or not an RFC 3339 time".into(),
-        ))
+        ));
     }
+    if meta.version.is_empty() {
+        return Err(Error::BadMetadata("version is missing".into()));
+    }
+    Ok(())
 }
 
 /// sops re-formats `lastmodified` with Go's RFC 3339 layout before using it as the MAC's AAD:
@@ -1190,11 +1193,11 @@ pub fn read_metadata(input: &[u8], format: Format) -> Result<Option<Metadata>> {
 mod tests {
     use super::*;
 
-    /// Regression (tests/tamper.rs): sops parses `lastmodified` while loading the metadata,
-    /// so a missing or garbled one is invalid metadata (exit 1) even when no key would
-    /// decrypt the file (exit 128 came first here before).
+    /// Regression (tests/tamper.rs): sops parses `lastmodified` and `version` while loading
+    /// the metadata, so a missing or garbled one is invalid metadata (exit 1) even when no key
+    /// would decrypt the file (exit 128 came first here before; a missing version passed).
     #[test]
-    fn missing_or_garbled_lastmodified_is_bad_metadata_before_any_key() {
+    fn missing_lastmodified_or_version_is_bad_metadata_before_any_key() {
         let id = ::age::x25519::Identity::generate();
         let opts = EncryptOptions {
             groups: vec![vec![KeySpec::Age(id.to_public().to_string())]],
@@ -1213,6 +1216,10 @@ mod tests {
         for broken in [
             enc.replace("    lastmodified: \"2026-01-01T00:00:00Z\"\n", ""),
             enc.replace("2026-01-01T00:00:00Z", "yesterday"),
+            enc.lines()
+                .filter(|l| !l.starts_with("    version:"))
+                .map(|l| format!("{l}\n"))
+                .collect(),
         ] {
             assert_ne!(broken, enc);
             let err = decrypt(broken.as_bytes(), Format::Yaml, &no_keys, &dopts).unwrap_err();

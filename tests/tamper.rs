@@ -713,6 +713,9 @@ fn mutations() -> Vec<Mutation> {
                 set_meta_value(l, &v, "4.0.0")
             })
         }),
+        ("version-remove", |fx| {
+            edit_meta(&fx.text, fx.fmt, "version", |_| String::new())
+        }),
         ("version-garbage", |fx| {
             let v = meta_value(&fx.text, fx.fmt, "version")?;
             edit_meta(&fx.text, fx.fmt, "version", |l| {
@@ -824,11 +827,6 @@ const ALSO_UNDETECTED: &[(&str, &str, &str)] = &[
         "go-ini keeps one of two identical keys; sops-rs' INI reader accepts the same file",
     ),
     (
-        "*app.ini",
-        "enc-flip-first",
-        "sops writes INI metadata in random order: the first armor may be key2's, not ours",
-    ),
-    (
         "*multi.yaml",
         "truncate-60",
         "the cut falls in the second document's copy of the metadata, which is never read",
@@ -910,12 +908,11 @@ fn encrypted_files(dir: &std::path::Path) -> Vec<(String, Fmt, String, String)> 
                 "{writer} encrypt {name}: {}",
                 String::from_utf8_lossy(&o.stderr)
             );
-            out.push((
-                format!("{writer}:{name}"),
-                fmt,
-                name.to_owned(),
-                String::from_utf8(o.stdout).unwrap(),
-            ));
+            let mut text = String::from_utf8(o.stdout).unwrap();
+            if writer == "sops" && fmt == Fmt::Ini {
+                text = sort_ini_metadata(&text);
+            }
+            out.push((format!("{writer}:{name}"), fmt, name.to_owned(), text));
         }
     }
     out
@@ -948,6 +945,19 @@ fn parallel_map_n<T: Sync, R: Send>(n: usize, items: &[T], f: impl Fn(&T) -> R +
     });
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// sops writes the `[sops]` section of an INI file in Go map order, which changes from run
+/// to run; sorting its lines (what sops-rs writes) keeps the mutations, and so the suite,
+/// deterministic. The order of keys in a section means nothing to either tool.
+fn sort_ini_metadata(text: &str) -> String {
+    let at = text
+        .find("[sops]\n")
+        .expect("an INI file has a [sops] section")
+        + 7;
+    let mut lines: Vec<&str> = text[at..].lines().filter(|l| !l.is_empty()).collect();
+    lines.sort();
+    format!("{}{}\n", &text[..at], lines.join("\n"))
 }
 
 #[test]
