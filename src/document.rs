@@ -749,6 +749,7 @@ fn open(
             let src = utf8(input).map_err(|_| Error::MetadataNotFound)?;
             let p = json::parse(src).map_err(|_| Error::MetadataNotFound)?;
             let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
+            check_lastmodified(&meta)?;
             let mut cipher = new_cipher(keys::unwrap(&meta, sources)?, remember);
             let data = p
                 .data_member
@@ -793,6 +794,7 @@ fn open(
             let src = utf8(input)?;
             let p = parse_parts(src, format)?;
             let meta = Metadata::from_meta(p.metadata.as_ref().ok_or(Error::MetadataNotFound)?)?;
+            check_lastmodified(&meta)?;
             let mut cipher = new_cipher(keys::unwrap(&meta, sources)?, remember);
             let preserved = open_preserved(&mut cipher, &meta);
             let (mut edits, mac, values) = decrypt_leaves(
@@ -991,6 +993,21 @@ fn check_mac(cipher: &mut Cipher, meta: &Metadata, mac: Mac, opts: &DecryptOptio
     }
     if diff != 0 {
         return Err(Error::MacMismatch);
+    }
+    Ok(())
+}
+
+/// sops parses `lastmodified` (RFC 3339) and `version` (semver: "Version string empty") when
+/// it loads the metadata, before it looks for a key: a missing or garbled one is invalid
+/// metadata (exit 1), whatever else is wrong, `--ignore-mac` or not.
+fn check_lastmodified(meta: &Metadata) -> Result<()> {
+    if !crate::crypto::leaf::is_rfc3339(&meta.lastmodified) {
+        return Err(Error::BadMetadata(
+            "lastmodified is missing or not an RFC 3339 time".into(),
+        ));
+    }
+    if meta.version.is_empty() {
+        return Err(Error::BadMetadata("version is missing".into()));
     }
     Ok(())
 }
@@ -1386,6 +1403,40 @@ pub fn read_metadata(input: &[u8], format: Format) -> Result<Option<Metadata>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (tests/tamper.rs): sops parses `lastmodified` and `version` while loading
+    /// the metadata, so a missing or garbled one is invalid metadata (exit 1) even when no key
+    /// would decrypt the file (exit 128 came first here before; a missing version passed).
+    #[test]
+    fn missing_lastmodified_or_version_is_bad_metadata_before_any_key() {
+        let id = ::age::x25519::Identity::generate();
+        let opts = EncryptOptions {
+            groups: vec![vec![KeySpec::Age(id.to_public().to_string())]],
+            shamir_threshold: None,
+            selector: Default::default(),
+            mac_only_encrypted: false,
+            now: "2026-01-01T00:00:00Z".into(),
+        };
+        let enc = encrypt(b"a: b\n", Format::Yaml, &opts).unwrap().bytes;
+        let enc = String::from_utf8(enc).unwrap();
+        let no_keys = KeySources::default();
+        let dopts = DecryptOptions::default();
+        // intact: the failure is about keys
+        let err = decrypt(enc.as_bytes(), Format::Yaml, &no_keys, &dopts).unwrap_err();
+        assert!(!matches!(err, Error::BadMetadata(_)), "{err}");
+        for broken in [
+            enc.replace("    lastmodified: \"2026-01-01T00:00:00Z\"\n", ""),
+            enc.replace("2026-01-01T00:00:00Z", "yesterday"),
+            enc.lines()
+                .filter(|l| !l.starts_with("    version:"))
+                .map(|l| format!("{l}\n"))
+                .collect(),
+        ] {
+            assert_ne!(broken, enc);
+            let err = decrypt(broken.as_bytes(), Format::Yaml, &no_keys, &dopts).unwrap_err();
+            assert!(matches!(err, Error::BadMetadata(_)), "{err}");
+        }
+    }
 
     #[test]
     fn timestamps() {

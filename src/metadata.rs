@@ -305,11 +305,16 @@ fn read_keys(ty: &str, v: &Meta, group: &mut KeyGroup) -> Result<()> {
     };
     for item in items {
         if ty == "age" {
-            let (Some(r), Some(e)) = (item.get("recipient"), item.get("enc")) else {
-                return Err(Error::BadMetadata(
-                    "an age entry lacks recipient or enc".into(),
-                ));
+            if !matches!(item, Meta::Map(_)) {
+                return Err(Error::BadMetadata("an age entry is not a mapping".into()));
+            }
+            // sops reads a missing field as "" (the recipient is not needed to decrypt; an
+            // empty enc just fails for that key), so neither is an error here
+            let field = |k: &str| match item.get(k) {
+                Some(v) => scalar(v, k).map(str::to_string),
+                None => Ok(String::new()),
             };
+            let (recipient, enc) = (field("recipient")?, field("enc")?);
             let extra = match item {
                 Meta::Map(es) => es
                     .iter()
@@ -319,8 +324,8 @@ fn read_keys(ty: &str, v: &Meta, group: &mut KeyGroup) -> Result<()> {
                 _ => Vec::new(),
             };
             group.age.push(AgeKey {
-                recipient: scalar(r, "recipient")?.to_string(),
-                enc: scalar(e, "enc")?.to_string(),
+                recipient,
+                enc,
                 extra,
             });
         } else {
@@ -583,5 +588,25 @@ mod tests {
             ("unencrypted_suffix".into(), Meta::str("b")),
         ]);
         assert!(Metadata::from_meta(&two).is_err());
+    }
+
+    /// Regression (tests/tamper.rs): sops decrypts a file whose age entry lacks `recipient`
+    /// (it is not needed to decrypt), and a missing `enc` only fails that key (exit 128 when
+    /// no other key works), so neither may be a metadata error.
+    #[test]
+    fn age_entry_missing_recipient_or_enc_is_read_as_empty() {
+        let m = Meta::Map(vec![(
+            "age".into(),
+            Meta::List(vec![
+                Meta::Map(vec![("enc".into(), Meta::str("e"))]),
+                Meta::Map(vec![("recipient".into(), Meta::str("r"))]),
+            ]),
+        )]);
+        let md = Metadata::from_meta(&m).unwrap();
+        let age = &md.groups[0].age;
+        assert_eq!((age[0].recipient.as_str(), age[0].enc.as_str()), ("", "e"));
+        assert_eq!((age[1].recipient.as_str(), age[1].enc.as_str()), ("r", ""));
+        let scalar_item = Meta::Map(vec![("age".into(), Meta::List(vec![Meta::str("x")]))]);
+        assert!(Metadata::from_meta(&scalar_item).is_err());
     }
 }

@@ -1180,15 +1180,15 @@ fn cases(b: &Bases) -> Vec<Case> {
         for (what, text) in m {
             let c = enc("M1-M12 lying metadata", &format!("m-{what}.{ext}"), text);
             v.push(match what.as_str() {
-                "version-missing" => c.decrypt_ok(
-                    "§5 M5: sops does not validate `version` on load; a missing one means a legacy file",
-                ),
+                // "version-missing" fails, as in real sops: its decrypt parses the version
+                // (semver, "Version string empty", exit 1) to detect the pre-3.3.0 KMS
+                // encryption-context bug (`DetectKMSEncryptionContextBug`), before any key
                 "age-recipient-garbage" => c.decrypt_ok(
                     "§5 M10: the recipient string is a label; the key still unwraps the stanza",
                 ),
-                "unknown-meta-key" => c.decrypt_ok(
-                    "§5 M12: unknown metadata keys are kept for forward compatibility",
-                ),
+                "unknown-meta-key" => {
+                    c.decrypt_ok("§5 M12: unknown metadata keys are kept for forward compatibility")
+                }
                 "shamir-threshold-big" => c.decrypt_ok(
                     "with one key group sops ignores the threshold, and writes a creation rule's \
                      threshold even then: real sops files can carry it (more than the groups of a \

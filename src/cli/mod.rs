@@ -278,7 +278,7 @@ fn dispatch(mut cli: Cli) -> Result<(), Failure> {
             let g = global_encrypt(&cli);
             encrypt(&cli.config, cli.verbose, a, g)
         }
-        Some(Cmd::Decrypt(a)) => decrypt(a, cli.verbose),
+        Some(Cmd::Decrypt(a)) => decrypt(&cli.config, a, cli.verbose),
         Some(Cmd::Filestatus(a)) => filestatus(a),
         Some(Cmd::Edit(a)) => {
             let g = global_encrypt(&cli);
@@ -369,6 +369,18 @@ fn write_output(io: &IoArgs, bytes: &[u8], new_mode: u32) -> Result<(), Failure>
     } else {
         io.output.clone()
     };
+    if let Some(t) = &target
+        && let Ok(m) = std::fs::metadata(t)
+        && std::os::unix::fs::MetadataExt::nlink(&m) > 1
+    {
+        // the atomic rename gives this name a new file: the other names keep the old bytes
+        // (after `encrypt -i`, the plaintext)
+        eprintln!(
+            "warning: {}: the file has {} hard links; only this name gets the new content, the other names keep the old one",
+            t.display(),
+            std::os::unix::fs::MetadataExt::nlink(&m)
+        );
+    }
     match target {
         Some(t) => output::write_atomic(&t, bytes, new_mode).map_err(|e| {
             Failure::new(
@@ -635,6 +647,31 @@ struct DecryptPlan {
 }
 
 impl DecryptPlan {
+    /// The input's format: the flag, else the name, else (a name that says nothing, such as
+    /// `secrets.yaml.enc`) the encrypted content.
+    fn format(
+        &self,
+        input: &[u8],
+        name_path: Option<&Path>,
+        name: &str,
+        verbose: bool,
+    ) -> Result<Format, Failure> {
+        let format = format_of(self.input_type.as_deref(), name_path, "--input-type")?;
+        Ok(
+            if self.input_type.is_none() && !name_path.is_some_and(Format::known_extension) {
+                let f = Format::detect_encrypted(input);
+                if verbose {
+                    eprintln!(
+                        "sops-rs: {name}: the file name does not tell the format; the content reads as {f:?}"
+                    );
+                }
+                f
+            } else {
+                format
+            },
+        )
+    }
+
     fn new(a: &DecryptArgs, name: &str) -> Result<DecryptPlan, Failure> {
         let extract = match a.extract.as_deref() {
             Some(p) => Some(document::parse_tree_path(p).map_err(|e| fail(name, e))?),
@@ -661,20 +698,7 @@ impl DecryptPlan {
         sources: &KeySources,
         verbose: bool,
     ) -> Result<Vec<u8>, Failure> {
-        let format = format_of(self.input_type.as_deref(), name_path, "--input-type")?;
-        // a name that says nothing (`secrets.yaml.enc`): the encrypted content tells
-        let format = if self.input_type.is_none() && !name_path.is_some_and(Format::known_extension)
-        {
-            let f = Format::detect_encrypted(input);
-            if verbose {
-                eprintln!(
-                    "sops-rs: {name}: the file name does not tell the format; the content reads as {f:?}"
-                );
-            }
-            f
-        } else {
-            format
-        };
+        let format = self.format(input, name_path, name, verbose)?;
         let mut extract = self.extract.clone();
         let mut convert_to = None;
         if let Some(of) = self.convert_to {
@@ -697,7 +721,7 @@ impl DecryptPlan {
     }
 }
 
-fn decrypt(a: DecryptArgs, verbose: bool) -> Result<(), Failure> {
+fn decrypt(config: &Option<PathBuf>, a: DecryptArgs, verbose: bool) -> Result<(), Failure> {
     if a.bulk.is_bulk() {
         return bulk::decrypt_many(a, verbose);
     }
@@ -709,8 +733,67 @@ fn decrypt(a: DecryptArgs, verbose: bool) -> Result<(), Failure> {
     format_of(a.io.input_type.as_deref(), name_path, "--input-type")?;
     let input = read_input(a.io.file.as_deref())?;
     let bytes = plan.run(&input, name_path, &name, &key_sources(), verbose)?;
+    let format = plan.format(&input, name_path, &name, false)?;
+    warn_unknown_recipients(&input, format, config, name_path, &name);
     // decrypted files are plaintext: new ones are private to the user
     write_output(&a.io, &bytes, 0o600)
+}
+
+/// security.md F7: the recipient list is not authenticated, so anyone who can commit can add
+/// an age recipient to a sops file; it still decrypts, and the next rotation would wrap the
+/// new data key for that recipient too. When a creation rule covers the file, name every age
+/// recipient the file lists that the rule does not. Best effort and warning-only (sops says
+/// nothing): without a configuration or a matching rule nothing can be compared.
+fn warn_unknown_recipients(
+    input: &[u8],
+    format: Format,
+    config: &Option<PathBuf>,
+    name_path: Option<&Path>,
+    name: &str,
+) {
+    let Some(cfg_path) = find_config(config, name_path) else {
+        return;
+    };
+    let Some(cfg) = std::fs::read_to_string(&cfg_path)
+        .ok()
+        .and_then(|t| Config::parse(&t, &cfg_path.display().to_string()).ok())
+    else {
+        return;
+    };
+    let Some(rule) = cfg.rule_for(&relative_to_config(&cfg_path, name_path)) else {
+        return;
+    };
+    // the binary store is JSON
+    let meta_format = if format == Format::Binary {
+        Format::Json
+    } else {
+        format
+    };
+    let Ok(Some(meta)) = document::read_metadata(input, meta_format) else {
+        return;
+    };
+    let known: Vec<&str> = rule
+        .groups
+        .iter()
+        .flatten()
+        .filter_map(|k| match k {
+            KeySpec::Age(r) => Some(r.trim()),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        })
+        .collect();
+    let mut warned: Vec<&str> = Vec::new();
+    for a in meta.groups.iter().flat_map(|g| &g.age) {
+        let r = a.recipient.trim();
+        if !r.is_empty() && !known.contains(&r) && !warned.contains(&r) {
+            warned.push(r);
+            eprintln!(
+                "warning: {name}: the file lists age recipient {} which the creation rule in {} does not: anyone can add a recipient to a sops file, and the next rotation would give it the new data key",
+                sanitize(r),
+                cfg_path.display()
+            );
+        }
+    }
 }
 
 fn filestatus(a: FileStatusArgs) -> Result<(), Failure> {

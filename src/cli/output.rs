@@ -21,7 +21,13 @@ pub fn write_atomic(target: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()
         _ => PathBuf::from("."),
     };
     let mode = match fs::metadata(&target) {
-        Ok(m) if m.is_file() => m.permissions().mode() & 0o7777,
+        Ok(m) if m.is_file() => {
+            // rename() would replace a file we may not write (0444 in a writable directory);
+            // sops opens the target for writing and fails there (exit 3), and so do we. Opening
+            // without truncating changes nothing.
+            fs::OpenOptions::new().write(true).open(&target)?;
+            m.permissions().mode() & 0o7777
+        }
         Ok(_) => return Err(io::Error::other("not a regular file")),
         Err(e) if e.kind() == io::ErrorKind::NotFound => new_mode,
         Err(e) => return Err(e),

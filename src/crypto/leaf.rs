@@ -262,7 +262,7 @@ pub fn parse_typed(plain: &[u8], ty: &str) -> Result<Value, Error> {
 
 /// RFC 3339 as Go's `time.Parse(time.RFC3339Nano, …)` accepts it:
 /// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
-fn is_rfc3339(s: &str) -> bool {
+pub(crate) fn is_rfc3339(s: &str) -> bool {
     let b = s.as_bytes();
     let digits = |r: std::ops::Range<usize>| {
         b.get(r.clone())

@@ -311,11 +311,84 @@ impl Default for Identities {
     }
 }
 
-/// What one `try_decrypt` attempt gave.
+/// What one `try_decrypt` attempt gave (the plaintext went to the caller's sink).
 enum Attempt {
-    Ok(Zeroizing<Vec<u8>>),
+    Ok,
     Header(::age::DecryptError),
     Payload(io::Error),
+}
+
+/// Why [`Identities::decrypt_file`] failed, in the classes of the C2SP CCTV age test vectors.
+/// Messages never contain key material or plaintext.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AgeFileError {
+    /// The ASCII armor is malformed (in the header or in the payload).
+    #[error("invalid age armor: {0}")]
+    Armor(String),
+    /// The header does not parse, or a matching stanza is malformed.
+    #[error("invalid age header: {0}")]
+    Header(String),
+    /// A file key was unwrapped but the header MAC does not verify.
+    #[error("age header mac is invalid")]
+    HeaderMac,
+    /// No identity matched any recipient stanza.
+    #[error("no identity matched any of the recipients")]
+    NoMatch,
+    /// The payload does not decrypt all the way to its end (tampered or truncated).
+    #[error("age payload failed to decrypt: {0}")]
+    Payload(String),
+}
+
+/// The armor error inside an I/O error, if that is what it is.
+fn armor_error(e: &io::Error) -> Option<&::age::armor::ArmoredReadError> {
+    e.get_ref()?
+        .downcast_ref::<::age::armor::ArmoredReadError>()
+}
+
+impl AgeFileError {
+    fn from_attempt(attempt: Attempt) -> Result<(), AgeFileError> {
+        use ::age::DecryptError as D;
+        match attempt {
+            Attempt::Ok => Ok(()),
+            Attempt::Header(D::Io(e)) => Err(match armor_error(&e) {
+                Some(a) => AgeFileError::Armor(a.to_string().to_lowercase()),
+                None => AgeFileError::Header(e.to_string().to_lowercase()),
+            }),
+            Attempt::Header(D::InvalidMac) => Err(AgeFileError::HeaderMac),
+            // DecryptionFailed: a stanza body did not open under this identity (for scrypt,
+            // a wrong passphrase and a bad tag are the same thing), i.e. it is not ours
+            Attempt::Header(D::NoMatchingKeys | D::DecryptionFailed) => Err(AgeFileError::NoMatch),
+            Attempt::Header(e) => Err(AgeFileError::Header(describe_decrypt_error(&e))),
+            Attempt::Payload(e) => Err(match armor_error(&e) {
+                Some(a) => AgeFileError::Armor(a.to_string().to_lowercase()),
+                None => AgeFileError::Payload(e.to_string().to_lowercase()),
+            }),
+        }
+    }
+}
+
+/// A `Write` sink that keeps the plaintext in a zeroizing buffer and never leaves an
+/// unzeroized copy behind when it grows.
+#[derive(Default)]
+struct SecretSink(Zeroizing<Vec<u8>>);
+
+impl Write for SecretSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let out = &mut self.0;
+        if out.len() + buf.len() > out.capacity() {
+            let wanted = (out.len() + buf.len()).max(out.capacity() * 2).max(64);
+            let mut bigger = Zeroizing::new(Vec::with_capacity(wanted));
+            bigger.extend_from_slice(out);
+            *out = bigger; // the old buffer is zeroized on drop
+        }
+        out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Identities {
@@ -600,6 +673,61 @@ impl Identities {
         {
             return Ok(k.clone());
         }
+        let mut sink = SecretSink::default();
+        let (attempt, runtime_errors) = self.decrypt_into(enc.as_bytes(), &[], &mut sink);
+        match attempt {
+            Attempt::Ok => {
+                let pt = std::mem::take(&mut sink.0);
+                self.unwrapped
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(enc.to_string(), pt.clone());
+                Ok(pt)
+            }
+            Attempt::Header(e) => Err(AgeError::Decrypt {
+                reason: describe_decrypt_error(&e),
+                context: self.context(&runtime_errors),
+            }),
+            // whatever the sink holds is dropped (zeroized) here
+            Attempt::Payload(e) => Err(AgeError::Read(e.to_string().to_lowercase())),
+        }
+    }
+
+    /// Decrypt a whole age file (binary or ASCII-armored) with the loaded identities plus
+    /// `extra` ones (e.g. an `age::scrypt::Identity`: sops never uses passphrase recipients,
+    /// so `Identities` holds none), through the same path as [`unwrap`](Self::unwrap). The
+    /// plaintext goes to `out` as age releases it: only authenticated STREAM chunks, so after
+    /// a [`AgeFileError::Payload`] failure `out` holds the intact prefix. This is the entry
+    /// point of the C2SP CCTV vector suite (`tests/age_cctv.rs`).
+    pub fn decrypt_file(
+        &self,
+        file: &[u8],
+        extra: &[&dyn ::age::Identity],
+        out: &mut dyn Write,
+    ) -> Result<(), AgeFileError> {
+        // whitespace before the armor is allowed (age spec; `unwrap` trims it too)
+        let start = file
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(file.len());
+        let file = match file[start..].starts_with(b"-----BEGIN") {
+            true => &file[start..],
+            false => file,
+        };
+        let (attempt, _) = self.decrypt_into(file, extra, out);
+        AgeFileError::from_attempt(attempt)
+    }
+
+    /// The common decryption path: native and SSH keys first, then identities unlocked
+    /// earlier, then `extra`, then plugins; passphrase-protected keys/files are unlocked
+    /// (through the prompter) only if nothing else matched. Returns the attempt and the
+    /// runtime errors met (plugins, unlocking).
+    fn decrypt_into(
+        &self,
+        input: &[u8],
+        extra: &[&dyn ::age::Identity],
+        sink: &mut dyn Write,
+    ) -> (Attempt, Vec<String>) {
         let callbacks = Callbacks(self.prompter.clone());
         let mut unlocked = self.unlocked.lock().unwrap_or_else(|e| e.into_inner());
         unlocked.attempted.resize(self.locked.len(), false);
@@ -628,9 +756,14 @@ impl Identities {
             .iter()
             .map(|b| b.as_ref() as &dyn ::age::Identity);
         let plugin_ids = plugins.iter().map(|p| p as &dyn ::age::Identity);
-        let mut attempt = try_decrypt(enc, natives.chain(earlier).chain(plugin_ids));
+        let ids = natives
+            .chain(earlier)
+            .chain(extra.iter().copied())
+            .chain(plugin_ids);
+        let mut attempt = try_decrypt(input, ids, sink);
 
         let pending = unlocked.attempted.iter().any(|done| !done);
+        // NoMatchingKeys is decided before any plaintext is released, so the sink is empty
         if pending
             && matches!(
                 attempt,
@@ -638,30 +771,16 @@ impl Identities {
             )
         {
             let start = unlocked.identities.len();
-            self.unlock(enc, &callbacks, &mut unlocked);
+            self.unlock(input, &callbacks, &mut unlocked);
             if unlocked.identities.len() > start {
                 let fresh = unlocked.identities[start..]
                     .iter()
                     .map(|b| b.as_ref() as &dyn ::age::Identity);
-                attempt = try_decrypt(enc, fresh);
+                attempt = try_decrypt(input, fresh, sink);
             }
         }
         runtime_errors.extend(unlocked.errors.iter().cloned());
-
-        match attempt {
-            Attempt::Ok(pt) => {
-                self.unwrapped
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(enc.to_string(), pt.clone());
-                Ok(pt)
-            }
-            Attempt::Header(e) => Err(AgeError::Decrypt {
-                reason: describe_decrypt_error(&e),
-                context: self.context(&runtime_errors),
-            }),
-            Attempt::Payload(e) => Err(AgeError::Read(e.to_string().to_lowercase())),
-        }
+        (attempt, runtime_errors)
     }
 
     /// One `IdentityPluginV1` per plugin name, in first-seen order.
@@ -697,7 +816,7 @@ impl Identities {
     /// Unlock the passphrase-protected items that may help with `enc`: SSH keys only when the
     /// header has a stanza for that very key; encrypted identity files always (X25519 stanzas
     /// are anonymous). Each item is attempted once per `Identities`.
-    fn unlock(&self, enc: &str, callbacks: &Callbacks, unlocked: &mut Unlocked) {
+    fn unlock(&self, enc: &[u8], callbacks: &Callbacks, unlocked: &mut Unlocked) {
         let stanzas = header_stanzas(enc);
         for (i, item) in self.locked.iter().enumerate() {
             if unlocked.attempted[i] {
@@ -766,46 +885,38 @@ impl Identities {
     }
 }
 
-fn try_decrypt<'a>(enc: &str, ids: impl Iterator<Item = &'a dyn ::age::Identity>) -> Attempt {
-    let decryptor = match ::age::Decryptor::new_buffered(ArmoredReader::new(enc.as_bytes())) {
+/// Decrypt `input` (binary or armored) with the first matching identity, copying the released
+/// plaintext to `sink` through a zeroized bounce buffer.
+fn try_decrypt<'a>(
+    input: &[u8],
+    ids: impl Iterator<Item = &'a dyn ::age::Identity>,
+    sink: &mut dyn Write,
+) -> Attempt {
+    let decryptor = match ::age::Decryptor::new_buffered(ArmoredReader::new(input)) {
         Ok(d) => d,
         Err(e) => return Attempt::Header(e),
     };
-    match decryptor.decrypt(ids) {
-        Ok(reader) => match read_secret(reader) {
-            Ok(pt) => Attempt::Ok(pt),
-            Err(e) => Attempt::Payload(e),
-        },
-        Err(e) => Attempt::Header(e),
-    }
-}
-
-/// Read everything into a zeroizing buffer without leaving unzeroized copies behind when the
-/// buffer grows.
-fn read_secret(mut r: impl Read) -> io::Result<Zeroizing<Vec<u8>>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(64));
+    let mut reader = match decryptor.decrypt(ids) {
+        Ok(r) => r,
+        Err(e) => return Attempt::Header(e),
+    };
     let mut chunk = Zeroizing::new([0u8; 256]);
     loop {
-        let n = match r.read(&mut chunk[..]) {
-            Ok(0) => break,
+        let n = match reader.read(&mut chunk[..]) {
+            Ok(0) => return Attempt::Ok,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Attempt::Payload(e),
         };
-        if out.len() + n > out.capacity() {
-            let mut bigger =
-                Zeroizing::new(Vec::with_capacity((out.len() + n).max(out.capacity() * 2)));
-            bigger.extend_from_slice(&out);
-            out = bigger; // the old buffer is zeroized on drop
+        if let Err(e) = sink.write_all(&chunk[..n]) {
+            return Attempt::Payload(e);
         }
-        out.extend_from_slice(&chunk[..n]);
     }
-    Ok(out)
 }
 
 /// The recipient stanzas (`-> type args…`) of an age file's header; empty if unreadable.
-fn header_stanzas(enc: &str) -> Vec<(String, Vec<String>)> {
-    let mut reader = io::BufReader::new(ArmoredReader::new(enc.as_bytes()));
+fn header_stanzas(enc: &[u8]) -> Vec<(String, Vec<String>)> {
+    let mut reader = io::BufReader::new(ArmoredReader::new(enc));
     let mut out = Vec::new();
     let mut line = Vec::new();
     for _ in 0..4096 {
