@@ -1153,7 +1153,21 @@ pub fn convert(plain: &[u8], from: Format, to: Format) -> Result<Vec<u8>> {
         ));
     }
     use crate::convert::Shape;
-    let tree = crate::convert::build(p.leaves.iter().map(|l| {
+    // sops' YAML reader puts a value's line comment (`k: v # c`) before the entry
+    let mut order: Vec<&Leaf> = p.leaves.iter().collect();
+    for i in 1..order.len() {
+        let (prev, l) = (order[i - 1], order[i]);
+        if from == Format::Yaml
+            && l.ctx.inline
+            && l.value.as_ref().is_some_and(Value::is_comment)
+            && !prev.value.as_ref().is_some_and(Value::is_comment)
+            && prev.index_path.len() == l.index_path.len() + 1
+            && matches!(prev.index_path.last(), Some(PathSeg::Key(_)))
+        {
+            order.swap(i - 1, i);
+        }
+    }
+    let tree = crate::convert::build(order.into_iter().map(|l| {
         let shape = match (l.ctx.quote, &l.value) {
             (b'{', None) => Shape::EmptyMap,
             (b'[', None) => Shape::EmptyList,

@@ -711,7 +711,7 @@ pub fn decrypted_text(_src: &str, leaf: &Leaf, value: &Value) -> String {
 }
 
 /// A key, bare when TOML allows it.
-fn key_text(k: &str) -> String {
+pub fn key_text(k: &str) -> String {
     if !k.is_empty()
         && k.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
