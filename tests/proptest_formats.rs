@@ -277,6 +277,13 @@ fn toml_doc() -> impl Strategy<Value = String> {
 /// 2–4 YAML documents from `common::random_yaml`, with `---` (bare, with a comment, after a
 /// `...`) and comment lines between them, and an optional `%YAML` directive; one line-end style.
 fn multidoc_yaml() -> impl Strategy<Value = String> {
+    multidoc_yaml_of(|d| d)
+}
+
+/// [`multidoc_yaml`] with each document adjusted by `adjust` first.
+fn multidoc_yaml_of(
+    adjust: fn(common::random_yaml::Doc) -> common::random_yaml::Doc,
+) -> impl Strategy<Value = String> {
     use common::random_yaml::{doc, render};
     let sep = prop_oneof![
         Just("---\n"),
@@ -286,7 +293,7 @@ fn multidoc_yaml() -> impl Strategy<Value = String> {
         Just("...\n# after the end marker\n---\n")
     ];
     (
-        prop::collection::vec((doc(), sep), 2..4),
+        prop::collection::vec((doc().prop_map(adjust), sep), 2..4),
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
@@ -294,7 +301,8 @@ fn multidoc_yaml() -> impl Strategy<Value = String> {
         .prop_map(|(docs, directive, crlf, final_nl)| {
             let mut s = String::new();
             if directive {
-                s.push_str("%YAML 1.2\n---\n");
+                // 1.1: the only version sops' YAML reader (yaml.v3) accepts
+                s.push_str("%YAML 1.1\n---\n");
             }
             let last = docs.len() - 1;
             for (i, (mut d, sep)) in docs.into_iter().enumerate() {
@@ -544,6 +552,88 @@ proptest! {
         // an empty file is refused, as sops refuses it
         prop_assume!(!doc.is_empty());
         let r = round_trip(&doc, Format::Dotenv);
+        prop_assert!(r.is_ok(), "{}\ninput: {:?}", r.unwrap_err(), doc);
+    }
+}
+
+/// After a `---` line, comment lines then a blank line.
+fn head_comment_then_blank(doc: &str) -> bool {
+    let lines: Vec<&str> = doc.lines().collect();
+    lines.iter().enumerate().any(|(i, l)| {
+        l.starts_with("---")
+            && lines[i + 1..]
+                .iter()
+                .find(|l| !l.trim_start().starts_with('#'))
+                .is_some_and(|l| l.trim().is_empty())
+            && lines
+                .get(i + 1)
+                .is_some_and(|l| l.trim_start().starts_with('#'))
+    })
+}
+
+/// Differential against the real sops on generated documents: sops reads from our encryption
+/// what it reads from its own, and we decrypt sops' encryption to what `sops decrypt` prints.
+/// Five tool runs per case, so few cases.
+fn same_as_sops(text: &str, ext: &str) -> Result<(), String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let d = isolated_scratch(&format!("proptest-sops-{ext}"));
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let plain = format!("p{n}.{ext}");
+    let (ours, theirs) = (format!("o{n}.{ext}"), format!("s{n}.{ext}"));
+    std::fs::write(d.join(&plain), text).unwrap();
+    let s = run_sops_ok(&["encrypt", "--age", KEY1_PUB, &plain], &d)?;
+    std::fs::write(d.join(&theirs), &s.stdout).unwrap();
+    let want = run_sops_ok(&["decrypt", &theirs], &d)?.stdout;
+    let o = run_ok(&bin(), &["encrypt", "--age", KEY1_PUB, &plain], &d)?;
+    std::fs::write(d.join(&ours), &o.stdout).unwrap();
+    let got = run_sops_ok(&["decrypt", &ours], &d)?.stdout;
+    if got != want {
+        return Err(format!(
+            "(a) sops reads other data from ours: {}",
+            first_difference(&got, &want)
+        ));
+    }
+    let got = run_ok(&bin(), &["decrypt", &theirs], &d)?.stdout;
+    if got != want {
+        return Err(format!(
+            "(b) we print other bytes than sops: {}",
+            first_difference(&got, &want)
+        ));
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(common::random_yaml::config(12))]
+
+    #[test]
+    fn ini_same_as_sops(doc in ini_doc()) {
+        let r = same_as_sops(&doc, "ini");
+        prop_assert!(r.is_ok(), "{}\ninput: {:?}", r.unwrap_err(), doc);
+    }
+
+    #[test]
+    fn dotenv_same_as_sops(doc in dotenv_doc()) {
+        prop_assume!(!doc.is_empty());
+        let r = same_as_sops(&doc, "env");
+        prop_assert!(r.is_ok(), "{}\ninput: {:?}", r.unwrap_err(), doc);
+    }
+
+    #[test]
+    fn multidoc_yaml_same_as_sops(doc in multidoc_yaml_of(|d| {
+        // where sops 3.11 is at fault or sops-rs documents a difference (tests/differential.rs)
+        d.without_block_header_comments()
+            .without_tab_newline_strings()
+            .without_comments_before_null_items()
+    })) {
+        // yaml.v3 quirk, not compared (as in tests/differential.rs): with CRLF line ends it
+        // attaches a comment at column 0 inside a sequence after the next item
+        prop_assume!(!doc.contains("\r\n# "));
+        // yaml.v3 quirk, not compared: comments after a `---` followed by a blank line are
+        // moved into the document before (replacing its last comment); sops-rs keeps them
+        prop_assume!(!head_comment_then_blank(&doc));
+        let r = same_as_sops(&doc, "yaml");
         prop_assert!(r.is_ok(), "{}\ninput: {:?}", r.unwrap_err(), doc);
     }
 }
