@@ -218,7 +218,7 @@ fn ini_file(tree: &Tree, out: &mut String) -> Result<()> {
                             "the key {name:?}.{k:?} cannot be written in INI"
                         )));
                     }
-                    keys.push((ini_key(k), ini::render(v), None));
+                    keys.push((ini::quote_key(k), ini::render(v), None));
                 }
                 (k, v) => {
                     let what = if matches!(v, Tree::Null) {
@@ -255,18 +255,6 @@ fn ini_file(tree: &Tree, out: &mut String) -> Result<()> {
     }
     out.push_str(&blocks.join("\n"));
     Ok(())
-}
-
-/// A key as go-ini writes it: in backquotes when it holds `"`, `=` or `:`, in `"""` when
-/// it holds a backquote.
-fn ini_key(k: &str) -> String {
-    if k.contains(['"', '=', ':']) {
-        format!("`{k}`")
-    } else if k.contains('`') {
-        format!("\"\"\"{k}\"\"\"")
-    } else {
-        k.to_string()
-    }
 }
 
 /// A map's entry: a key (`None` for a comment) and its value.

@@ -177,15 +177,7 @@ fn seal(input: &[u8], format: Format, cipher: &Cipher, mut meta: Metadata) -> Re
             finish_mac(cipher, &mut meta, enc.mac)?;
             meta.preserved = seal_preserved(cipher, &enc.preserved)?;
             let m = meta.to_meta();
-            // a file without a final newline keeps none: the metadata goes after a newline
-            // of its own, which decrypting takes back
-            let tail = |block: String, at: usize| {
-                if at == src.len() && !src.is_empty() && !src.ends_with('\n') {
-                    format!("\n{}", block.trim_end_matches('\n'))
-                } else {
-                    block
-                }
-            };
+            let tail = |block: String, at: usize| crate::format::metadata_tail(src, at, block);
             match &p.rest {
                 Rest::Yaml(y) => {
                     let block = metadata::write_yaml(&m, p.indent);

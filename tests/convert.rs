@@ -193,6 +193,20 @@ fn ini_refuses_what_it_cannot_hold() {
     }
 }
 
+/// `encrypt --output-type toml FILE` into `FILE.enc.toml`, then its decryption.
+fn encrypt_to_toml_and_back(d: &std::path::Path, file: &str) -> Vec<u8> {
+    let enc = run_ok(
+        &bin(),
+        &["encrypt", "--output-type", "toml", "--age", KEY1_PUB, file],
+        d,
+    )
+    .unwrap();
+    let stem = file.rsplit_once('.').unwrap().0;
+    let out = format!("{stem}.enc.toml");
+    std::fs::write(d.join(&out), &enc.stdout).unwrap();
+    run_ok(&bin(), &["decrypt", &out], d).unwrap().stdout
+}
+
 /// YAML → TOML writes tables, arrays of tables and inline arrays (keys before sub-tables, as
 /// TOML requires), and the TOML reads back (TOML → YAML) to the data sops prints for the
 /// YAML file.
@@ -201,23 +215,7 @@ fn toml_conversions() {
     let d = isolated_scratch("convert-toml");
     let yaml = "# top\ntitle: x\nowner:\n    name: Tom # inline\n    dob: 1979-05-27T07:32:00Z\n    n: 1.5\nservers:\n    - name: a\n      ip: 10.0.0.1\n      sub:\n        deep: true\n    - name: b\nports: [8000, 8001]\nmixed: [1, \"two\", {a: 1}, [3]]\n\"key with space\": \"multi\\nline \\\"q\\\"\"\nafter: 5\n";
     std::fs::write(d.join("t.yaml"), yaml).unwrap();
-    let enc = run_ok(
-        &bin(),
-        &[
-            "encrypt",
-            "--output-type",
-            "toml",
-            "--age",
-            KEY1_PUB,
-            "t.yaml",
-        ],
-        &d,
-    )
-    .unwrap();
-    std::fs::write(d.join("t.enc.toml"), &enc.stdout).unwrap();
-    let plain = run_ok(&bin(), &["decrypt", "t.enc.toml"], &d)
-        .unwrap()
-        .stdout;
+    let plain = encrypt_to_toml_and_back(&d, "t.yaml");
     let want = "# top\ntitle = \"x\"\nports = [8000, 8001]\nmixed = [1, \"two\", { a = 1 }, [3]]\n\"key with space\" = \"multi\\nline \\\"q\\\"\"\nafter = 5\n\n[owner]\n# inline\nname = \"Tom\"\ndob = 1979-05-27T07:32:00Z\nn = 1.5\n\n[[servers]]\nname = \"a\"\nip = \"10.0.0.1\"\n\n[servers.sub]\ndeep = true\n\n[[servers]]\nname = \"b\"\n";
     assert_eq!(String::from_utf8_lossy(&plain), want);
 
@@ -286,23 +284,7 @@ fn toml_conversions() {
 
     // INI → TOML: sections become tables, every value a string
     std::fs::write(d.join("a.ini"), "[s]\na = 1\nb = x y\n").unwrap();
-    let t = run_ok(
-        &bin(),
-        &[
-            "encrypt",
-            "--output-type",
-            "toml",
-            "--age",
-            KEY1_PUB,
-            "a.ini",
-        ],
-        &d,
-    )
-    .unwrap();
-    std::fs::write(d.join("a.enc.toml"), &t.stdout).unwrap();
-    let p = run_ok(&bin(), &["decrypt", "a.enc.toml"], &d)
-        .unwrap()
-        .stdout;
+    let p = encrypt_to_toml_and_back(&d, "a.ini");
     assert_eq!(String::from_utf8_lossy(&p), "[s]\na = \"1\"\nb = \"x y\"\n");
 
     // TOML has no null; a top-level scalar list of maps mixed with scalars stays inline

@@ -213,6 +213,17 @@ impl Format {
     }
 }
 
+/// The metadata `block` as inserted at `at` in `src`: a file without a final newline keeps
+/// none, so at its end the block goes after a newline of its own (which decrypting takes
+/// back) and loses its last one.
+pub fn metadata_tail(src: &str, at: usize, block: String) -> String {
+    if at == src.len() && !src.is_empty() && !src.ends_with('\n') {
+        format!("\n{}", block.trim_end_matches('\n'))
+    } else {
+        block
+    }
+}
+
 /// One leaf of a parsed document, in sops' walk order.
 #[derive(Debug)]
 pub struct Leaf {
