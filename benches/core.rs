@@ -1,4 +1,5 @@
-//! Criterion benches: parse + encrypt, and decrypt, of generated YAML and JSON documents.
+//! Criterion benches: parse + encrypt, and decrypt, of generated YAML, JSON, TOML, dotenv and
+//! INI documents.
 //! The side-by-side comparison with the real sops is scripts/bench.sh.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -27,6 +28,36 @@ fn json(leaves: usize) -> String {
     format!("{{\n{}\n}}\n", items.join(",\n"))
 }
 
+fn toml(leaves: usize) -> String {
+    let mut s = String::from("# generated\n");
+    for i in 0..leaves / 4 {
+        s.push_str(&format!(
+            "\n[service{i}]\nname = \"svc-{i}\" # inline\nport = {}\nratio = {i}.5\nenabled = true\n",
+            1000 + i
+        ));
+    }
+    s
+}
+
+fn dotenv(leaves: usize) -> String {
+    let mut s = String::from("# generated\n");
+    for i in 0..leaves {
+        s.push_str(&format!("SERVICE_{i}_SECRET=s3cret-{i}\n"));
+    }
+    s
+}
+
+fn ini(leaves: usize) -> String {
+    let mut s = String::from("; generated\n");
+    for i in 0..leaves / 4 {
+        s.push_str(&format!(
+            "\n[service{i}]\nname = svc-{i}\nport = {}\nratio = {i}.5\npassword = s3cret-{i}\n",
+            1000 + i
+        ));
+    }
+    s
+}
+
 fn bench(c: &mut Criterion) {
     let opts = EncryptOptions {
         groups: vec![vec![KeySpec::Age(RECIPIENT.into())]],
@@ -41,6 +72,9 @@ fn bench(c: &mut Criterion) {
     for (name, fmt, make) in [
         ("yaml", Format::Yaml, yaml as fn(usize) -> String),
         ("json", Format::Json, json),
+        ("toml", Format::Toml, toml),
+        ("dotenv", Format::Dotenv, dotenv),
+        ("ini", Format::Ini, ini),
     ] {
         let mut g = c.benchmark_group(name);
         g.sample_size(10);

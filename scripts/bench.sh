@@ -6,7 +6,8 @@
 # Environment:
 #   BENCH_QUICK=1       3 runs per measurement instead of 11 (5 for 100k files)
 #   BENCH_FILES="..."   subset of: tiny.yaml 1k.yaml 1k.json 10k.yaml 10k.json
-#                       100k.yaml 100k.json (default: all)
+#                       10k.toml 10k.env 10k.ini 100k.yaml 100k.json (default: all)
+#                       (sops has no TOML store: .toml files are timed for sops-rs only)
 #   BENCH_ONLY_SOPS=1   measure the real sops alone (no cargo build, no sops-rs)
 #   SOPS_RS_BIN=PATH    sops-rs binary to measure (default target/release/sops-rs;
 #                       when set, no cargo build is run)
@@ -29,7 +30,7 @@ OUT="$ROOT/target/bench"
 INPUTS="$OUT/inputs"
 QUICK=${BENCH_QUICK:-0}
 ONLY_SOPS=${BENCH_ONLY_SOPS:-0}
-FILES=${BENCH_FILES:-"tiny.yaml 1k.yaml 1k.json 10k.yaml 10k.json 100k.yaml 100k.json"}
+FILES=${BENCH_FILES:-"tiny.yaml 1k.yaml 1k.json 10k.yaml 10k.json 10k.toml 10k.env 10k.ini 100k.yaml 100k.json"}
 SOPS=${SOPS_RS_ORACLE:-$ROOT/target/tools/bin/sops}
 SOPS_RS=${SOPS_RS_BIN:-$ROOT/target/release/sops-rs}
 
@@ -93,7 +94,8 @@ dec_cmd() { # TOOL FILE
         2) CMD=(age -d -i "$KEY" "$AGEFILE") ;;
     esac
 }
-if [ "$ONLY_SOPS" = 1 ]; then TOOLS=(1); else TOOLS=(0 1); fi
+if [ "$ONLY_SOPS" = 1 ]; then ALL_TOOLS=(1); else ALL_TOOLS=(0 1); fi
+TOOLS=("${ALL_TOOLS[@]}")
 
 # ---------------------------------------------------------------------------
 # Measurement
@@ -182,8 +184,23 @@ semantically_equal() {
     python3 - "$@" <<'EOF'
 import json, sys
 orig, others = sys.argv[1], sys.argv[2:]
+def load_env(p):
+    return dict(l.split("=", 1) for l in open(p).read().splitlines() if l and not l.startswith("#"))
+def load_ini(p):
+    import configparser
+    c = configparser.ConfigParser(interpolation=None, comment_prefixes=(";", "#"))
+    c.optionxform = str
+    c.read(p)
+    return {s: dict(c[s]) for s in c.sections()}
 if orig.endswith(".json"):
     load = lambda p: json.load(open(p))
+elif orig.endswith(".toml"):
+    import tomllib
+    load = lambda p: tomllib.load(open(p, "rb"))
+elif orig.endswith(".env"):
+    load = load_env
+elif orig.endswith(".ini"):
+    load = load_ini
 else:
     try:
         import yaml
@@ -239,6 +256,15 @@ TINY_DEC_US=""
 AGE_US=""
 for f in $FILES; do
     [ -f "$INPUTS/$f" ] || die "unknown input $f (have: $(cut -f1 "$INPUTS/manifest.tsv" | tr '\n' ' '))"
+    # sops has no TOML store (it would encrypt the file as binary): sops-rs alone
+    case "$f" in
+        *.toml) TOOLS=(0) ;;
+        *) TOOLS=("${ALL_TOOLS[@]}") ;;
+    esac
+    if [ "${#TOOLS[@]}" -eq 0 ] || { [ "$ONLY_SOPS" = 1 ] && [ "${f##*.}" = toml ]; }; then
+        log "$f: skipped (sops has no TOML store)"
+        continue
+    fi
     case "$f" in
         100k.*) n=5 ;;
         *) n=11 ;;

@@ -3,15 +3,21 @@
 //! Unlike everything else in sops-rs this re-serializes (a JSON file cannot keep YAML's
 //! comments), so it works on the data only: the tree of keys, lists and typed values is
 //! rebuilt from the leaves' key paths and written as sops writes that format (YAML with a
-//! 4-space indent, JSON with tabs, dotenv lines). Comments are dropped, as sops drops them.
+//! 4-space indent, JSON with tabs, dotenv lines, INI as go-ini writes it). Comments are
+//! dropped where sops drops them (JSON, top-level INI comments).
+//!
+//! TOML is ours (sops has no TOML store): maps become tables, lists of maps arrays of tables,
+//! other lists inline arrays; each table's plain keys come before its sub-tables (TOML
+//! requires it), so a key written after a nested map moves up. A comment moves with the
+//! entry it precedes.
 //!
 //! # Limitations
-//! Empty maps and lists hold no leaf, so they do not survive a conversion. TOML and INI are
-//! not conversion targets yet.
+//! Empty maps and lists hold no leaf, so they do not survive a conversion. TOML and INI have
+//! no null, INI no nesting below a section: such data is refused, not altered.
 
 use crate::error::{Error, Result};
 use crate::format::scalar::{json_render, json_string, yaml_render};
-use crate::format::{Format, PathSeg, dotenv};
+use crate::format::{Format, PathSeg, dotenv, ini, toml};
 use crate::value::Value;
 
 /// A document's data.
@@ -116,8 +122,8 @@ pub fn build<'a>(
 /// Write a tree in `format`, as sops writes that format.
 ///
 /// # Errors
-/// A format that cannot hold the data (dotenv takes top-level scalars only; JSON has no
-/// NaN), or one that is not a conversion target yet.
+/// A format that cannot hold the data (dotenv takes top-level scalars only, INI sections of
+/// scalars; JSON has no NaN, TOML and INI no null), or binary.
 pub fn emit(tree: &Tree, format: Format) -> Result<String> {
     let mut out = String::new();
     match format {
@@ -150,13 +156,240 @@ pub fn emit(tree: &Tree, format: Format) -> Result<String> {
                 }
             }
         }
-        _ => {
-            return Err(Error::Unsupported(format!(
-                "converting to {format:?} is not supported yet (YAML, JSON and dotenv are)"
-            )));
+        Format::Ini => ini_file(tree, &mut out)?,
+        Format::Toml => {
+            let Tree::Map(es) = tree else {
+                return Err(Error::Unsupported("a TOML document is a table".into()));
+            };
+            toml_table(&mut Vec::new(), es, false, &mut out)?;
+        }
+        Format::Binary => {
+            return Err(Error::Unsupported(
+                "binary data cannot be converted to or from a structured format".into(),
+            ));
         }
     }
     Ok(out)
+}
+
+/// What go-ini's `WriteTo` prints for the tree sops builds (`stores/ini/store.go`
+/// `encodeTree`): each top-level key is a section (top-level comments are dropped); a
+/// comment first in a section is the section's comment, written above its header; any other
+/// comment becomes the comment of the key before it (the last one wins, and a comment with
+/// no key before it is dropped) and is written above that key; `=` signs are aligned per
+/// section; a first section named `DEFAULT` has no header; sections are separated by a
+/// blank line.
+fn ini_file(tree: &Tree, out: &mut String) -> Result<()> {
+    let Tree::Map(sections) = tree else {
+        return Err(Error::Unsupported("INI holds sections of keys".into()));
+    };
+    let mut blocks: Vec<String> = Vec::new();
+    for (i, (name, body)) in sections.iter().filter(|(k, _)| k.is_some()).enumerate() {
+        let name = name.as_deref().unwrap_or_default();
+        let Tree::Map(items) = body else {
+            return Err(Error::Unsupported(format!(
+                "the top-level key {name:?} is not a section (a mapping): INI cannot hold it"
+            )));
+        };
+        if name.contains(['\n', '\r', ']']) || name.is_empty() {
+            return Err(Error::Unsupported(format!(
+                "the section name {name:?} cannot be written in INI"
+            )));
+        }
+        let mut block = String::new();
+        let mut rest = items.as_slice();
+        if let Some((None, Tree::Comment(c))) = rest.first() {
+            block.push_str(&ini::render_comment(c, true));
+            block.push('\n');
+            rest = &rest[1..];
+        }
+        // (key, value text, comment)
+        let mut keys: Vec<(String, String, Option<&str>)> = Vec::new();
+        for (k, v) in rest {
+            match (k, v) {
+                (_, Tree::Comment(c)) => {
+                    if let Some(last) = keys.last_mut() {
+                        last.2 = Some(c);
+                    }
+                }
+                (Some(k), Tree::Value(v)) => {
+                    if k.contains(['\n', '\r']) || k.is_empty() {
+                        return Err(Error::Unsupported(format!(
+                            "the key {name:?}.{k:?} cannot be written in INI"
+                        )));
+                    }
+                    keys.push((ini::quote_key(k), ini::render(v), None));
+                }
+                (k, v) => {
+                    let what = if matches!(v, Tree::Null) {
+                        "a null"
+                    } else {
+                        "nested data"
+                    };
+                    return Err(Error::Unsupported(format!(
+                        "{name:?}.{:?} holds {what}: INI holds only single values in sections",
+                        k.as_deref().unwrap_or_default()
+                    )));
+                }
+            }
+        }
+        let default_first = i == 0 && name.to_uppercase() == "DEFAULT";
+        if default_first {
+            if keys.is_empty() {
+                // go-ini writes the comment, then skips the empty section
+                out.push_str(&block);
+                continue;
+            }
+        } else {
+            block.push_str(&format!("[{name}]\n"));
+        }
+        let align = keys.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
+        for (k, v, c) in keys {
+            if let Some(c) = c {
+                block.push_str(&ini::render_comment(c, false));
+                block.push('\n');
+            }
+            block.push_str(&format!("{k:<align$} = {v}\n"));
+        }
+        blocks.push(block);
+    }
+    out.push_str(&blocks.join("\n"));
+    Ok(())
+}
+
+/// A map's entry: a key (`None` for a comment) and its value.
+type Entry = (Option<String>, Tree);
+
+/// Whether a map entry is written as a header (`[a.b]`, or `[[a.b]]` for a non-empty list
+/// of maps) rather than as `key = value`.
+fn toml_is_table(t: &Tree) -> bool {
+    match t {
+        Tree::Map(es) => es.iter().any(|(k, _)| k.is_some()),
+        Tree::List(items) => {
+            let mut items = items.iter().filter(|t| !matches!(t, Tree::Comment(_)));
+            let first = items.next();
+            first.is_some_and(|f| matches!(f, Tree::Map(_)))
+                && items.all(|t| matches!(t, Tree::Map(_)))
+        }
+        _ => false,
+    }
+}
+
+fn toml_header(path: &[String], array: bool, out: &mut String) {
+    let name: Vec<String> = path.iter().map(|k| toml::key_text(k)).collect();
+    let (open, close) = if array { ("[[", "]]") } else { ("[", "]") };
+    out.push_str(&format!("{open}{}{close}\n", name.join(".")));
+}
+
+/// One table's entries: comments and `key = value` lines first, then sub-tables and arrays
+/// of tables (TOML reads a `key = value` after a header as part of that header's table).
+/// A comment goes with the entry after it.
+fn toml_table(path: &mut Vec<String>, es: &[Entry], header: bool, out: &mut String) -> Result<()> {
+    if header {
+        toml_header(path, false, out);
+    }
+    let mut plain = String::new();
+    let mut tables: Vec<(&[Entry], &str, &Tree)> = Vec::new();
+    let mut pending = 0;
+    for (at, (k, v)) in es.iter().enumerate() {
+        let Some(k) = k else { continue };
+        let comments = &es[pending..at];
+        pending = at + 1;
+        if toml_is_table(v) {
+            tables.push((comments, k, v));
+            continue;
+        }
+        toml_comments(comments, &mut plain);
+        plain.push_str(&toml::key_text(k));
+        plain.push_str(" = ");
+        toml_inline(v, path, k, &mut plain)?;
+        plain.push('\n');
+    }
+    toml_comments(&es[pending..], &mut plain);
+    out.push_str(&plain);
+    for (comments, k, v) in tables {
+        path.push(k.to_string());
+        match v {
+            Tree::Map(inner) => {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                toml_comments(comments, out);
+                toml_table(path, inner, true, out)?;
+            }
+            Tree::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let Tree::Map(inner) = item {
+                        if !out.is_empty() {
+                            out.push('\n');
+                        }
+                        if i == 0 {
+                            toml_comments(comments, out);
+                        }
+                        toml_header(path, true, out);
+                        toml_table(path, inner, false, out)?;
+                    }
+                }
+            }
+            _ => {}
+        }
+        path.pop();
+    }
+    Ok(())
+}
+
+fn toml_comments(es: &[Entry], out: &mut String) {
+    for (_, c) in es {
+        if let Tree::Comment(c) = c {
+            for line in c.split('\n') {
+                out.push('#');
+                out.push_str(line.trim_end_matches('\r'));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// A value on one line: scalars, inline arrays and inline tables (comments inside them are
+/// dropped: TOML has no place for them).
+fn toml_inline(t: &Tree, path: &[String], key: &str, out: &mut String) -> Result<()> {
+    match t {
+        Tree::Value(v) => out.push_str(&toml::render(v)),
+        Tree::Null => {
+            let mut p = path.to_vec();
+            p.push(key.to_string());
+            return Err(Error::Unsupported(format!(
+                "{} is null: TOML has no null",
+                crate::format::display_path(&p)
+            )));
+        }
+        Tree::Comment(_) => {}
+        Tree::List(items) => {
+            out.push('[');
+            let items = items.iter().filter(|t| !matches!(t, Tree::Comment(_)));
+            for (i, item) in items.enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                toml_inline(item, path, key, out)?;
+            }
+            out.push(']');
+        }
+        Tree::Map(es) => {
+            out.push('{');
+            let es = es.iter().filter_map(|(k, v)| k.as_ref().map(|k| (k, v)));
+            let mut first = true;
+            for (k, v) in es {
+                out.push_str(if first { " " } else { ", " });
+                first = false;
+                out.push_str(&toml::key_text(k));
+                out.push_str(" = ");
+                toml_inline(v, path, key, out)?;
+            }
+            out.push_str(if first { "}" } else { " }" });
+        }
+    }
+    Ok(())
 }
 
 fn json(t: &Tree, depth: usize, out: &mut String) -> Result<()> {

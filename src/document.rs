@@ -344,15 +344,7 @@ fn seal(input: &[u8], format: Format, cipher: &Cipher, mut meta: Metadata) -> Re
             finish_mac(cipher, &mut meta, enc.mac)?;
             meta.preserved = seal_preserved(cipher, &enc.preserved)?;
             let m = meta.to_meta();
-            // a file without a final newline keeps none: the metadata goes after a newline
-            // of its own, which decrypting takes back
-            let tail = |block: String, at: usize| {
-                if at == src.len() && !src.is_empty() && !src.ends_with('\n') {
-                    format!("\n{}", block.trim_end_matches('\n'))
-                } else {
-                    block
-                }
-            };
+            let tail = |block: String, at: usize| crate::format::metadata_tail(src, at, block);
             match &p.rest {
                 Rest::Yaml(y) => {
                     let block = metadata::write_yaml(&m, p.indent);
@@ -1381,7 +1373,21 @@ pub fn convert(plain: &[u8], from: Format, to: Format) -> Result<Vec<u8>> {
         ));
     }
     use crate::convert::Shape;
-    let tree = crate::convert::build(p.leaves.iter().map(|l| {
+    // sops' YAML reader puts a value's line comment (`k: v # c`) before the entry
+    let mut order: Vec<&Leaf> = p.leaves.iter().collect();
+    for i in 1..order.len() {
+        let (prev, l) = (order[i - 1], order[i]);
+        if from == Format::Yaml
+            && l.ctx.inline
+            && l.value.as_ref().is_some_and(Value::is_comment)
+            && !prev.value.as_ref().is_some_and(Value::is_comment)
+            && prev.index_path.len() == l.index_path.len() + 1
+            && matches!(prev.index_path.last(), Some(PathSeg::Key(_)))
+        {
+            order.swap(i - 1, i);
+        }
+    }
+    let tree = crate::convert::build(order.into_iter().map(|l| {
         let shape = match (l.ctx.quote, &l.value) {
             (b'{', None) => Shape::EmptyMap,
             (b'[', None) => Shape::EmptyList,

@@ -35,8 +35,9 @@ fn formats_round_trip_and_interoperate() {
     let k = key1_file();
     let env = [("SOPS_AGE_KEY_FILE", k.as_str())];
     let mut failures = Vec::new();
-    for name in ["app.env", "app.ini", "app.toml"] {
+    for name in ["dotenv/app.env", "ini/app.ini", "toml/app.toml"] {
         let bytes = std::fs::read(root().join("testdata/formats").join(name)).unwrap();
+        let name = name.rsplit_once('/').map_or(name, |(_, n)| n);
         for (file, plain) in variants(name, &bytes) {
             // sops' dotenv keeps a `\r` in values; INI and TOML treat CRLF as line ends
             std::fs::write(d.join(&file), &plain).unwrap();

@@ -596,12 +596,37 @@ fn encrypt(
     let name = display_name(&a.io);
     let opts = new_file_options(config, verbose, name_path, &name, &a.keys, &g)?;
     let input = read_input(a.io.file.as_deref())?;
-    if verbose && a.io.input_type.is_none() && !name_path.is_some_and(Format::known_extension) {
-        // sops treats every other name as binary; we do the same, so sops can read the file
-        eprintln!(
-            "sops-rs: {name}: no known extension: encrypting the whole file as binary, as sops does (use --input-type to encrypt its values)"
-        );
-    }
+    // a name that says nothing (`secrets.yaml.enc`): the content tells (sops would say binary)
+    let (format, output_format) = if a.io.input_type.is_none()
+        && name_path.is_none_or(|p| Format::from_path(p) == Format::Binary)
+    {
+        let (f, why) = Format::detect_plain(&input);
+        if verbose {
+            eprintln!(
+                "sops-rs: {name}: the file name does not tell the format; {why}: encrypting it as {f:?}"
+            );
+            let t = format!("{f:?}").to_lowercase();
+            match f {
+                Format::Binary => {}
+                Format::Toml => eprintln!(
+                    "sops-rs: hint: sops has no TOML store and cannot read this file; pass --input-type binary to encrypt it as sops would"
+                ),
+                _ => eprintln!(
+                    "sops-rs: hint: sops would encrypt this file as binary; to decrypt it with sops, pass `--input-type {t} --output-type {t}` (or pass --input-type binary here to encrypt it as sops would)"
+                ),
+            }
+        }
+        (
+            f,
+            if a.io.output_type.is_none() {
+                f
+            } else {
+                output_format
+            },
+        )
+    } else {
+        (format, output_format)
+    };
     // `--output-type`: convert the plaintext's data first (comments do not carry over)
     let input = if output_format == format {
         input

@@ -36,7 +36,7 @@ pub struct Parsed {
     /// its line break, adjacent lines merged into one range. When the file does not end
     /// with a newline and the metadata is last, the final range starts at the line break
     /// before the metadata instead, so deleting it takes back the `\n` that
-    /// [`metadata_insertion`] added.
+    /// [`crate::format::metadata_tail`] added.
     pub sops_lines: Vec<Range<usize>>,
     /// Where the metadata lines go when encrypting: the end of the file.
     pub insert_at: usize,
@@ -204,19 +204,6 @@ pub fn write_metadata(m: &Meta) -> String {
         out.push('\n');
     }
     out
-}
-
-/// The text to insert at [`Parsed::insert_at`] when encrypting: [`write_metadata`], or,
-/// when the file has no final newline, `\n` + the lines without their last `\n` (so the
-/// encrypted file keeps having no final newline, and [`Parsed::sops_lines`] of it removes
-/// exactly what was added).
-pub fn metadata_insertion(p: &Parsed, m: &Meta) -> String {
-    let lines = write_metadata(m);
-    if p.no_final_newline {
-        format!("\n{}", lines.strip_suffix('\n').unwrap_or(&lines))
-    } else {
-        lines
-    }
 }
 
 /// sops' rendering of a decrypted value in place of its token (`EmitPlainFile`): a string
@@ -513,7 +500,10 @@ mod tests {
                 ),
                 ("version".into(), Meta::str("3.13.2")),
             ]);
-            edits.push(Edit::insert(p.insert_at, metadata_insertion(&p, &meta)));
+            edits.push(Edit::insert(
+                p.insert_at,
+                crate::format::metadata_tail(plain, p.insert_at, write_metadata(&meta)),
+            ));
             let enc = String::from_utf8(splice(plain.as_bytes(), edits).unwrap()).unwrap();
             assert_eq!(enc.ends_with('\n'), plain.ends_with('\n'), "{enc}");
 
@@ -672,9 +662,11 @@ mod tests {
         let p = parse("A=1").unwrap();
         assert!(p.no_final_newline && p.insert_at == 3);
         let m = Meta::Map(vec![("version".into(), Meta::str("3.13.2"))]);
-        assert_eq!(metadata_insertion(&p, &m), "\nsops_version=3.13.2");
+        let tail =
+            |src, p: &Parsed| crate::format::metadata_tail(src, p.insert_at, write_metadata(&m));
+        assert_eq!(tail("A=1", &p), "\nsops_version=3.13.2");
         let p = parse("A=1\n").unwrap();
-        assert_eq!(metadata_insertion(&p, &m), "sops_version=3.13.2\n");
+        assert_eq!(tail("A=1\n", &p), "sops_version=3.13.2\n");
         assert!(!parse("").unwrap().no_final_newline);
     }
 

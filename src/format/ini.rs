@@ -72,7 +72,7 @@ pub struct Parsed {
     /// The `[sops]` section, unflattened (`\n` escapes decoded).
     pub metadata: Option<Meta>,
     /// Bytes to delete when decrypting: the `[sops]` section and the blank line before it (and
-    /// the newline before that when the file does not end with a newline: see [`metadata_text`]).
+    /// the newline before that when the file does not end with a newline: see [`crate::format::metadata_tail`]).
     pub sops_removal: Option<Range<usize>>,
     /// Where the metadata goes when encrypting: the end of the file.
     pub insert_at: usize,
@@ -827,7 +827,7 @@ pub fn decrypted_text(src: &str, leaf: &Leaf, value: &Value) -> String {
 }
 
 /// go-ini's key quoting when writing: `` `k` `` for `"`, `=` or `:`, `"""k"""` for a backquote.
-fn quote_key(k: &str) -> String {
+pub fn quote_key(k: &str) -> String {
     if k.contains(['"', '=', ':']) {
         format!("`{k}`")
     } else if k.contains('`') {
@@ -854,17 +854,6 @@ pub fn write_metadata(m: &Meta) -> String {
         out.push('\n');
     }
     out
-}
-
-/// What to insert at [`Parsed::insert_at`] when encrypting: [`write_metadata`], without its
-/// final newline when the file has none (so that decrypting gives the file back as it was).
-pub fn metadata_text(m: &Meta, no_final_newline: bool) -> String {
-    let block = write_metadata(m);
-    if no_final_newline {
-        format!("\n{}", block.trim_end_matches('\n'))
-    } else {
-        block
-    }
 }
 
 #[cfg(test)]
@@ -1072,7 +1061,7 @@ k = v
         };
         edits.push(Edit::insert(
             p.insert_at,
-            metadata_text(&meta.to_meta(), p.no_final_newline),
+            crate::format::metadata_tail(src, p.insert_at, write_metadata(&meta.to_meta())),
         ));
         let out = String::from_utf8(splice(src.as_bytes(), edits).unwrap()).unwrap();
         (out, records)
@@ -1516,7 +1505,10 @@ k = v
             assert_eq!(&src[p.sops_removal.unwrap()], text);
         }
         // without a final newline
-        let src = format!("k = v{}", metadata_text(&m.to_meta(), true));
+        let src = format!(
+            "k = v{}",
+            crate::format::metadata_tail("k = v", 5, write_metadata(&m.to_meta()))
+        );
         assert!(src.ends_with("= `a;b`"));
         let p = parse(&src).unwrap();
         assert!(p.no_final_newline);

@@ -95,6 +95,110 @@ impl Format {
         Format::Binary
     }
 
+    /// The format of a plaintext file whose name says nothing (`secrets.yaml.enc`, `config.sops`),
+    /// from its content, with the reason in words (for `--verbose`; no content in it).
+    ///
+    /// Cautious: a format is chosen only when the whole file reads as it and its shape is
+    /// typical of it; anything else is binary, as sops treats every such file. In order:
+    /// a JSON object; dotenv (every line `KEY=value` with an identifier key, or a `#`
+    /// comment); with a `[section]` line, TOML when it parses as TOML and uses what only TOML
+    /// has (quoted or array values, inline tables, `[[…]]` or dotted headers), else INI; a YAML
+    /// mapping; `key = value` lines, TOML or INI by the same rule.
+    pub fn detect_plain(input: &[u8]) -> (Format, &'static str) {
+        let Ok(src) = std::str::from_utf8(input) else {
+            return (Format::Binary, "it is not UTF-8 text");
+        };
+        if src.contains('\0') {
+            return (Format::Binary, "it holds NUL bytes");
+        }
+        let data: Vec<&str> = src
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        if data.is_empty() {
+            return (Format::Binary, "it holds no data");
+        }
+        if src
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .starts_with('{')
+        {
+            return match json::parse(src) {
+                Ok(_) => (Format::Json, "it is a JSON object"),
+                Err(_) => (Format::Binary, "it starts like JSON but is not valid JSON"),
+            };
+        }
+        let ident = |k: &str| {
+            let mut b = k.bytes();
+            b.next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+                && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.')
+        };
+        if data
+            .iter()
+            .all(|l| l.split_once('=').is_some_and(|(k, _)| ident(k)))
+            && src.lines().all(|l| !l.starts_with([' ', '\t']))
+            && dotenv::parse(src).is_ok()
+        {
+            return (Format::Dotenv, "every line is KEY=value (dotenv)");
+        }
+        let header = |l: &&str| l.starts_with('[') && l.ends_with(']');
+        let toml_only = || {
+            data.iter().any(|l| {
+                l.starts_with("[[")
+                    || (header(l) && l.contains('.'))
+                    || l.split_once('=')
+                        .is_some_and(|(_, v)| v.trim_start().starts_with(['"', '\'', '[', '{']))
+            })
+        };
+        // every line that is no header or comment holds a separator, and there is one
+        let key_lines = |sep: &[char]| {
+            let mut keys = data
+                .iter()
+                .filter(|l| !header(l) && !l.starts_with(';'))
+                .peekable();
+            keys.peek().is_some() && keys.all(|l| l.contains(sep))
+        };
+        if data.iter().any(header) {
+            if toml::parse(src).is_ok() && toml_only() {
+                return (Format::Toml, "it has [table] headers and TOML values");
+            }
+            if key_lines(&['=', ':']) && ini::parse(src).is_ok() {
+                return (
+                    Format::Ini,
+                    "it has [section] headers and key = value lines (INI)",
+                );
+            }
+            return (
+                Format::Binary,
+                "it has [section] lines but reads as neither INI nor TOML",
+            );
+        }
+        if let Ok(p) = yaml::parse(src)
+            && !p.leaves.is_empty()
+            && p.leaves.iter().all(|l| {
+                matches!(l.index_path.first(), Some(PathSeg::Key(_)))
+                    || l.value.as_ref().is_some_and(Value::is_comment)
+            })
+            && p.leaves.iter().any(|l| !l.path.is_empty())
+        {
+            return (Format::Yaml, "it is a YAML mapping");
+        }
+        if key_lines(&['=']) {
+            if toml::parse(src).is_ok() && toml_only() {
+                return (Format::Toml, "its key = value lines have TOML values");
+            }
+            if ini::parse(src).is_ok() {
+                return (Format::Ini, "every line is key = value (INI)");
+            }
+        }
+        (
+            Format::Binary,
+            "it reads as none of YAML, JSON, dotenv, INI or TOML",
+        )
+    }
+
     /// `--input-type`/`--output-type` values.
     pub fn from_name(s: &str) -> Option<Format> {
         match s {
@@ -106,6 +210,17 @@ impl Format {
             "binary" => Some(Format::Binary),
             _ => None,
         }
+    }
+}
+
+/// The metadata `block` as inserted at `at` in `src`: a file without a final newline keeps
+/// none, so at its end the block goes after a newline of its own (which decrypting takes
+/// back) and loses its last one.
+pub fn metadata_tail(src: &str, at: usize, block: String) -> String {
+    if at == src.len() && !src.is_empty() && !src.ends_with('\n') {
+        format!("\n{}", block.trim_end_matches('\n'))
+    } else {
+        block
     }
 }
 

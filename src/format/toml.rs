@@ -49,7 +49,7 @@
 //!   null list item is written `""`.
 //! * [`Parsed::sops_removal`] is the `[sops]` table and its sub-tables with the blank line
 //!   before it (and the line break before that when the file has no final newline): deleting
-//!   it undoes [`metadata_text`] byte for byte. A data table written after the metadata by
+//!   it undoes [`crate::format::metadata_tail`] byte for byte. A data table written after the metadata by
 //!   hand is kept (the removal stops before it and the comments above it).
 //! * A top-level `sops` entry that is not a `[sops]` table (`sops = …`, `sops.x = …`,
 //!   `[[sops]]`) is an error; a `[sops]` table is reported as metadata (so a plaintext file
@@ -77,7 +77,7 @@ pub struct Parsed {
     /// The `[sops]` table as a generic tree.
     pub metadata: Option<Meta>,
     /// Bytes to delete when decrypting: the `[sops]` table, its sub-tables and the blank line
-    /// before it (see [`metadata_text`]).
+    /// before it (see [`crate::format::metadata_tail`]).
     pub sops_removal: Option<Range<usize>>,
     /// Where the metadata goes when encrypting: the end of the file.
     pub insert_at: usize,
@@ -711,7 +711,7 @@ pub fn decrypted_text(_src: &str, leaf: &Leaf, value: &Value) -> String {
 }
 
 /// A key, bare when TOML allows it.
-fn key_text(k: &str) -> String {
+pub fn key_text(k: &str) -> String {
     if !k.is_empty()
         && k.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
@@ -833,18 +833,6 @@ pub fn write_metadata(m: &Meta) -> String {
     };
     write_table(&[SOPS_TABLE.to_string()], es, false, &mut out);
     out
-}
-
-/// What to insert at [`Parsed::insert_at`] when encrypting: [`write_metadata`], without its
-/// final newline (and with one more line break before it) when the file has none, so that
-/// deleting [`Parsed::sops_removal`] gives the file back as it was.
-pub fn metadata_text(m: &Meta, no_final_newline: bool) -> String {
-    let block = write_metadata(m);
-    if no_final_newline {
-        format!("\n{}", block.trim_end_matches('\n'))
-    } else {
-        block
-    }
 }
 
 #[cfg(test)]
@@ -1198,12 +1186,18 @@ f = false
         assert_eq!(back.groups, kg.groups);
         assert_eq!(back.shamir_threshold, Some(2));
         // without a final newline
-        let src = format!("k = 1{}", metadata_text(&m.to_meta(), true));
+        let src = format!(
+            "k = 1{}",
+            crate::format::metadata_tail("k = 1", 5, write_metadata(&m.to_meta()))
+        );
         assert!(!src.ends_with('\n'));
         let p = parse(&src).unwrap();
         assert!(p.no_final_newline);
         assert_eq!(&src[..p.sops_removal.unwrap().start], "k = 1");
-        let src = format!("k = 1 # c{}", metadata_text(&m.to_meta(), true));
+        let src = format!(
+            "k = 1 # c{}",
+            crate::format::metadata_tail("k = 1 # c", 9, write_metadata(&m.to_meta()))
+        );
         let p = parse(&src).unwrap();
         assert_eq!(p.leaves.len(), 2);
         assert_eq!(&src[..p.sops_removal.unwrap().start], "k = 1 # c");
@@ -1300,7 +1294,7 @@ f = false
         };
         edits.push(Edit::insert(
             p.insert_at,
-            metadata_text(&meta.to_meta(), p.no_final_newline),
+            crate::format::metadata_tail(src, p.insert_at, write_metadata(&meta.to_meta())),
         ));
         let out = String::from_utf8(splice(src.as_bytes(), edits).unwrap()).unwrap();
         (out, records)
@@ -1421,7 +1415,11 @@ f = false
         }
         edits.push(Edit::insert(
             p.insert_at,
-            metadata_text(&sample_metadata().to_meta(), p.no_final_newline),
+            crate::format::metadata_tail(
+                src,
+                p.insert_at,
+                write_metadata(&sample_metadata().to_meta()),
+            ),
         ));
         let out = splice(src.as_bytes(), edits).unwrap();
         (String::from_utf8(out).unwrap(), tokens)
