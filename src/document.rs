@@ -292,6 +292,8 @@ fn seal(input: &[u8], format: Format, cipher: &Cipher, mut meta: Metadata) -> Re
     if input.is_empty() && format != Format::Binary {
         return Err(Error::Empty);
     }
+    // an earlier attempt (an edit that did not parse) must not use up the remembered IVs
+    cipher.rewind();
     let mut warnings = Vec::new();
     let mac_only = meta.mac_only_encrypted;
     let bytes = match format {

@@ -313,8 +313,7 @@ fn multidoc_yaml_of(
                 d.crlf = false;
                 d.final_newline = true;
                 if i > 0 {
-                    // comments differ too: two equal values at one AAD do not keep their
-                    // ciphertexts through `reencrypt` (the IV stash keeps one IV per value)
+                    // comments differ too, so that each document's are its own
                     s.push_str(
                         &sep.replace("next", &format!("next {i}"))
                             .replace("between", &format!("between {i}"))
@@ -405,19 +404,6 @@ fn reencrypt_changes_one_value(text: &str, format: Format, pick: usize) -> Resul
     let enc1 = sops_rs::encrypt(text.as_bytes(), format, &opts())
         .map_err(|e| e.to_string())?
         .bytes;
-    // KNOWN BUG (reported): equal values at one AAD spelled differently (`- True` and
-    // `- true` in one list) share one IV after `reencrypt`, and so one preservation record:
-    // both decrypt to the first spelling. Such documents are left out of this check.
-    let plain_ids = leaves_with_ids(text, format);
-    let respelled = plain_ids.iter().any(|(r, _, id)| {
-        !id.is_empty()
-            && plain_ids
-                .iter()
-                .any(|(r2, _, id2)| id2 == id && text[r2.clone()] != text[r.clone()])
-    });
-    if respelled {
-        return Ok(());
-    }
     let values: Vec<_> = leaves(text, format)
         .into_iter()
         .enumerate()
@@ -480,10 +466,9 @@ fn reencrypt_changes_one_value(text: &str, format: Format, pick: usize) -> Resul
                 "the bytes before leaf {i} changed: {g1:?} -> {g2:?}"
             ));
         }
-        // two equal values (or comments) at one AAD do not keep their own ciphertexts through
-        // `reencrypt` (the cipher's IV stash keeps one IV per AAD, type and plaintext): a
-        // known limitation, tolerated here for exactly those leaves
-        let shared = !ids[i].is_empty() && ids.iter().filter(|id| **id == ids[i]).count() > 1;
+        // equal values at one AAD get their remembered IVs back in document order: when the
+        // edited leaf was one of them, a later one may take its old IV (and ciphertext)
+        let shared = !ids[i].is_empty() && ids[i] == ids[k];
         if i != k && t1 != t2 && !shared {
             return Err(format!(
                 "leaf {i} changed (only {k} was edited): {t1} -> {t2}"

@@ -111,3 +111,41 @@ fn reencrypt_checks_the_old_mac() {
     );
     assert!(r.is_err());
 }
+
+/// Regression: equal values at one path (list items spelled `True` and `true`) each keep
+/// their own IV, so each keeps its own spelling and its own ciphertext after a re-encryption.
+#[test]
+fn equal_values_at_one_path_keep_their_own_iv() {
+    let plain = "l:\n  - True\n  - true\n  - True\nx: 1\n";
+    let opts = common::key1_encrypt_options();
+    let enc = sops_rs::encrypt(plain.as_bytes(), sops_rs::Format::Yaml, &opts).unwrap();
+    let sources = common::key1_sources();
+    let edited = plain.replace("x: 1", "x: 2");
+    let now = sops_rs::document::now_rfc3339();
+    let re = sops_rs::document::reencrypt(
+        &enc.bytes,
+        edited.as_bytes(),
+        sops_rs::Format::Yaml,
+        &sources,
+        &Default::default(),
+        &now,
+    )
+    .unwrap();
+    let out = sops_rs::decrypt(
+        &re.bytes,
+        sops_rs::Format::Yaml,
+        &sources,
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(String::from_utf8(out.bytes).unwrap(), edited);
+    let a = String::from_utf8(enc.bytes).unwrap();
+    let b = String::from_utf8(re.bytes).unwrap();
+    let items = |t: &str| {
+        t.lines()
+            .filter(|l| l.starts_with("  - "))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(items(&a), items(&b));
+}

@@ -101,8 +101,10 @@ pub enum TokenError {
 /// The leaf cipher, bound to one data key.
 pub struct Cipher {
     key: DataKey,
-    /// (aad, type, SHA-512 of the plaintext) → iv of values decrypted with this cipher.
-    stash: HashMap<(String, String, [u8; 64]), Vec<u8>>,
+    /// (aad, type, SHA-512 of the plaintext) → the IVs of the values decrypted with this
+    /// cipher, in document order, and how many of them this encryption pass has used: equal
+    /// values at one path (list items, documents of a stream) each get their own IV back.
+    stash: std::cell::RefCell<HashMap<(String, String, [u8; 64]), (Vec<Vec<u8>>, usize)>>,
     /// OS randomness fetched in blocks: one system call per 128 IVs, not one per value.
     pool: std::cell::RefCell<Vec<u8>>,
     /// Whether decryption records IVs (only re-encryption needs them).
@@ -121,7 +123,7 @@ impl Cipher {
         Cipher {
             gcm,
             key,
-            stash: HashMap::new(),
+            stash: std::cell::RefCell::new(HashMap::new()),
             pool: std::cell::RefCell::new(Vec::new()),
             remember: false,
         }
@@ -154,14 +156,28 @@ impl Cipher {
         &self.key
     }
 
+    /// Start a new encryption pass: remembered IVs are handed out again from the first.
+    pub fn rewind(&self) {
+        for (_, used) in self.stash.borrow_mut().values_mut() {
+            *used = 0;
+        }
+    }
+
     /// Encrypt raw bytes with a type tag. Reuses the IV of an identical earlier decryption.
     pub fn encrypt_bytes(&self, plain: &[u8], ty: &str, aad: &str) -> Result<Token, Error> {
-        let reused = if self.stash.is_empty() {
-            None
-        } else {
-            self.stash
-                .get(&(aad.to_string(), ty.to_string(), digest(plain)))
-                .cloned()
+        let reused = {
+            let mut stash = self.stash.borrow_mut();
+            if stash.is_empty() {
+                None
+            } else {
+                stash
+                    .get_mut(&(aad.to_string(), ty.to_string(), digest(plain)))
+                    .and_then(|(ivs, used)| {
+                        let iv = ivs.get(*used).cloned();
+                        *used += 1;
+                        iv
+                    })
+            }
         };
         let iv = match reused {
             Some(iv) => iv,
@@ -213,7 +229,11 @@ impl Cipher {
         .map_err(|_| Error::Authentication)?;
         if self.remember {
             self.stash
-                .insert((aad.to_string(), t.ty.clone(), digest(&buf)), t.iv.clone());
+                .get_mut()
+                .entry((aad.to_string(), t.ty.clone(), digest(&buf)))
+                .or_default()
+                .0
+                .push(t.iv.clone());
         }
         Ok(buf)
     }
