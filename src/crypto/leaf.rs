@@ -100,6 +100,8 @@ pub enum TokenError {
 
 /// (AAD, type, SHA-512 of the plaintext) of a decrypted value.
 type StashKey = (String, String, [u8; 64]);
+/// The IVs such values were decrypted with, in order, and how many this pass has used.
+type Remembered = (Vec<Vec<u8>>, usize);
 
 /// The leaf cipher, bound to one data key.
 pub struct Cipher {
@@ -107,7 +109,7 @@ pub struct Cipher {
     /// (aad, type, SHA-512 of the plaintext) → the IVs of the values decrypted with this
     /// cipher, in document order, and how many of them this encryption pass has used: equal
     /// values at one path (list items, documents of a stream) each get their own IV back.
-    stash: std::cell::RefCell<HashMap<StashKey, (Vec<Vec<u8>>, usize)>>,
+    stash: std::cell::RefCell<HashMap<StashKey, Remembered>>,
     /// OS randomness fetched in blocks: one system call per 128 IVs, not one per value.
     pool: std::cell::RefCell<Vec<u8>>,
     /// Whether decryption records IVs (only re-encryption needs them).
