@@ -71,6 +71,9 @@ pub enum Error {
     PathNotFound(String),
     #[error("{0}")]
     Config(String),
+    /// The value of `set` (never quoted: it may be a secret).
+    #[error("invalid value for set: {0}")]
+    BadSetValue(&'static str),
     #[error("internal error: {0}")]
     Internal(&'static str),
 }

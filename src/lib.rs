@@ -38,6 +38,7 @@ pub mod error;
 pub mod format;
 pub mod keys;
 pub mod metadata;
+pub mod pathedit;
 pub mod select;
 pub mod value;
 

@@ -171,6 +171,14 @@ fn syntax(src: &str, pos: usize, msg: impl Into<String>) -> Error {
 /// A syntax error with line and column; non-mapping documents; non-string keys; integers
 /// beyond 64 bits; nesting deeper than the cap.
 pub fn parse(src: &str) -> Result<Parsed> {
+    let (b, roots) = build(src)?;
+    finish(src, b, roots)
+}
+
+type Roots = Vec<(Option<usize>, Doc)>;
+
+/// Read the event stream into nodes, and each document's root.
+fn build(src: &str) -> Result<(Builder<'_>, Roots)> {
     let mut opts = Options::default();
     opts.emit_anchor_events = true;
     // `k: |\n  x` at the end of the input is "x", as libyaml (and so sops' yaml.v3) reads it
@@ -384,7 +392,88 @@ pub fn parse(src: &str) -> Result<Parsed> {
         }
         last_end = last_end.max(range.end.min(src.len()));
     }
+    Ok((b, roots))
+}
 
+/// A node of the first document with its byte positions, for editing in place
+/// (`crate::pathedit`). Comments are not nodes: they lie between the positions.
+#[derive(Debug)]
+pub struct Outline {
+    pub kind: OutlineKind,
+    /// A scalar's first byte (its tag, quote or block header), a block collection's first
+    /// key or dash, a flow collection's bracket.
+    pub start: usize,
+    /// Just after the node's last byte, nested items and their comments included.
+    pub end: usize,
+    pub flow: bool,
+}
+
+#[derive(Debug)]
+pub enum OutlineKind {
+    /// `style`: 0 plain, `'`, `"`, `|` or `>`.
+    Scalar {
+        style: u8,
+        text: String,
+    },
+    Map(Vec<(Outline, Outline)>),
+    Seq(Vec<Outline>),
+    Alias,
+}
+
+/// The first document's root (sops edits the first document of a stream), `None` for an
+/// empty document. Parse [`parse`] first for its checks (keys, nesting, document kinds).
+///
+/// # Errors
+/// Syntax errors.
+pub fn outline(src: &str) -> Result<Option<Outline>> {
+    let (b, roots) = build(src)?;
+    Ok(roots.first().and_then(|(r, _)| *r).map(|r| b.outline(r)))
+}
+
+impl Builder<'_> {
+    fn outline(&self, n: usize) -> Outline {
+        let node = &self.nodes[n];
+        let kind = match &node.kind {
+            Kind::Scalar { text, style, .. } => OutlineKind::Scalar {
+                style: match style {
+                    ScalarStyle::SingleQuoted => b'\'',
+                    ScalarStyle::DoubleQuoted => b'"',
+                    ScalarStyle::Literal => b'|',
+                    ScalarStyle::Folded => b'>',
+                    _ => 0,
+                },
+                text: text.clone(),
+            },
+            Kind::Map(items) => OutlineKind::Map(
+                items
+                    .iter()
+                    .filter_map(|it| match it {
+                        Item::Entry(k, v) => Some((self.outline(*k), self.outline(*v))),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Kind::Seq(items) => OutlineKind::Seq(
+                items
+                    .iter()
+                    .filter_map(|it| match it {
+                        Item::Node(x) => Some(self.outline(*x)),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Kind::Alias(_) => OutlineKind::Alias,
+        };
+        Outline {
+            kind,
+            start: node.start,
+            end: self.subtree_end(n),
+            flow: node.flow,
+        }
+    }
+}
+
+fn finish(src: &str, b: Builder<'_>, roots: Roots) -> Result<Parsed> {
     let mut out = Parsed {
         indent: b.detect_indent(),
         ..Parsed::default()
