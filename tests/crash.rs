@@ -46,6 +46,7 @@ const ROWS: &[Row] = &[
     Row("encrypt -i", Start::Plain, &["encrypt", "-i", "--age", KEY1_PUB, "{file}"], decrypts_to_plain),
     Row("decrypt -i", Start::Encrypted, &["decrypt", "-i", "{file}"], equals_plain),
     Row("rotate -i", Start::Encrypted, &["rotate", "-i", "{file}"], decrypts_to_plain),
+    Row("set", Start::Encrypted, &["set", "{file}", "[\"key_7\"]", "\"changed\""], decrypts_and_verifies),
 ];
 
 /// Kills per row that interrupt a run at a uniform random delay over the measured run time, and

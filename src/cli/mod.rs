@@ -11,6 +11,7 @@ mod git;
 mod hygiene;
 mod output;
 mod rekey;
+mod set;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -85,6 +86,10 @@ enum Cmd {
     Rotate(rekey::RotateArgs),
     /// Sync the files' key groups with their creation rules (same data key)
     Updatekeys(rekey::UpdateKeysArgs),
+    /// Set one value in place: FILE '["a"]["b"]' JSON
+    Set(set::SetArgs),
+    /// Remove one value in place: FILE '["a"]["b"]'
+    Unset(set::UnsetArgs),
     /// Add or delete key groups
     #[command(subcommand)]
     Groups(rekey::GroupsCmd),
@@ -216,6 +221,7 @@ fn fail(file: &str, e: Error) -> Failure {
         Error::DataKey(_) => code::COULD_NOT_RETRIEVE_KEY,
         Error::MacDecrypt(_) | Error::MacMismatch | Error::MacMissing => code::MAC_MISMATCH,
         Error::BadTreePath(_) => code::INVALID_TREE_PATH,
+        Error::BadSetValue(_) => 7,
         _ => code::GENERIC,
     };
     let hint = match &e {
@@ -287,6 +293,8 @@ fn dispatch(mut cli: Cli) -> Result<(), Failure> {
         Some(Cmd::Rotate(a)) => rekey::rotate(a),
         Some(Cmd::Updatekeys(a)) => rekey::updatekeys(&cli.config, a),
         Some(Cmd::Groups(a)) => rekey::groups(a),
+        Some(Cmd::Set(a)) => set::set(a),
+        Some(Cmd::Unset(a)) => set::unset(a),
         Some(Cmd::Check(a)) => check::check(&cli.config, cli.verbose, a),
         Some(Cmd::ExecEnv(a)) => exec::exec_env(a, cli.verbose),
         Some(Cmd::ExecFile(a)) => exec::exec_file(a, cli.verbose),
