@@ -1554,7 +1554,8 @@ fn toml_value(
         ),
         toml_edit::Value::InlineTable(t) => {
             let mut es = Vec::new();
-            let mut dotted = false;
+            // keys of a dotted part are written elsewhere in the braces: not ours to place
+            let mut dotted = t.is_dotted();
             for (k, x) in t.iter() {
                 dotted |= matches!(x, toml_edit::Value::InlineTable(i) if i.is_dotted());
                 let ks = t
@@ -2627,6 +2628,28 @@ mod tests {
         );
         assert_eq!(tu("[\"d\"]"), rep("d.x = 2\n", ""));
         assert_eq!(tu("[\"u\"]"), rep("[u.v]\nw = 1\n", ""));
+        // inline tables with dotted keys: values can change, entries are not added or removed
+        let dotted = "a = { x.y = 1, z = [] }\n";
+        assert_eq!(
+            set_s(dotted, Format::Toml, "[\"a\"][\"z\"][0]", "1"),
+            "a = { x.y = 1, z = [1.0] }\n"
+        );
+        assert_eq!(
+            set_s(dotted, Format::Toml, "[\"a\"][\"x\"][\"y\"]", "2"),
+            "a = { x.y = 2.0, z = [] }\n"
+        );
+        for p in ["[\"a\"][\"x\"][\"y\"]", "[\"a\"][\"z\"]"] {
+            let p = crate::document::parse_tree_path(p).unwrap();
+            assert!(matches!(
+                unset(dotted.as_bytes(), Format::Toml, &p),
+                Err(Error::Unsupported(_))
+            ));
+        }
+        let p = crate::document::parse_tree_path("[\"a\"][\"x\"][\"w\"]").unwrap();
+        assert!(matches!(
+            set(dotted.as_bytes(), Format::Toml, &p, "1"),
+            Err(Error::Unsupported(_))
+        ));
         let none = |p: &str| {
             unset(
                 TOML.as_bytes(),
