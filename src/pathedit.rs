@@ -2628,6 +2628,15 @@ mod tests {
         );
         assert_eq!(tu("[\"d\"]"), rep("d.x = 2\n", ""));
         assert_eq!(tu("[\"u\"]"), rep("[u.v]\nw = 1\n", ""));
+        let crlf = "[a]\r\nx = [\r\n  1,\r\n]\r\n\r\n# b\r\n[b]\r\ny = 2\r\n";
+        assert_eq!(
+            unset_s(crlf, Format::Toml, "[\"a\"]"),
+            "# b\r\n[b]\r\ny = 2\r\n"
+        );
+        assert_eq!(
+            set_s(crlf, Format::Toml, "[\"a\"][\"x\"][1]", "2"),
+            "[a]\r\nx = [\r\n  1,\r\n  2.0,\r\n]\r\n\r\n# b\r\n[b]\r\ny = 2\r\n"
+        );
         // inline tables with dotted keys: values can change, entries are not added or removed
         let dotted = "a = { x.y = 1, z = [] }\n";
         assert_eq!(
