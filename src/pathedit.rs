@@ -33,8 +33,21 @@
 //! - New YAML subtrees are written in block style with the document's indentation unit (in
 //!   flow style inside a flow collection); new JSON members use the indentation of their
 //!   siblings.
-//! - TOML (ours; sops has no TOML store) is partial: an existing value can be replaced and a
-//!   `key = value` line removed; new keys and subtrees are refused for now.
+//! - TOML (ours; sops has no TOML store): a new key goes after the last `key = value` line
+//!   of its table (dotted keys included, so before its sub-tables), as `a.b.k = …` when the
+//!   table is made of dotted keys, inside the braces of an inline table; a table with no header
+//!   of its own (`a` of `[a.b]`) gets one above its first sub-table. Objects are written as
+//!   `[a.b]` tables placed after the last block of the parent table (so inside the right
+//!   element of an array of tables; at the end of the document for the top level), lists of
+//!   objects as arrays of tables, and both inline (`{ … }`, `[…]`) inside an inline table, an
+//!   array, a dotted-key table, or in place of an existing array or inline table. A table
+//!   that only holds tables gets no header. An index past the end appends an array item (on
+//!   a line of its own in a multi-line array with a trailing comma) or a `[[a]]` block.
+//!   `unset` removes a `key = value` line (all of a multi-line value), an item of an array
+//!   or inline table with its comma, a table (its header blocks, those of its sub-tables and
+//!   its dotted-key lines) or an array-of-tables element. A header block runs to the next
+//!   header, less the comment lines right above that one. TOML has no null: nulls are
+//!   refused; so are edits inside an inline table written with dotted keys.
 
 use std::ops::Range;
 
@@ -1374,61 +1387,704 @@ fn ini_unset(src: &str, path: &[PathSeg]) -> Result<Option<Vec<Edit>>> {
 }
 
 // ---- TOML ----
+//
+// An outline of the document built from toml_edit's spans. Entries of a table's body are
+// whole lines (TOML allows one `key = value` per line), so they are added and removed as
+// lines; items of arrays and inline tables are cut with their comma. A table is a set of
+// header blocks (a header up to the next header), so it is removed block by block.
 
-fn toml_set(src: &str, path: &[PathSeg], v: &NewValue) -> Result<Vec<Edit>> {
-    let p = toml::parse(src)?;
-    let value = match v {
-        NewValue::Scalar(Some(v)) => v,
-        _ => {
-            return Err(Error::Unsupported(
-                "TOML: only single values can be set yet (no null, no subtree)".into(),
-            ));
-        }
+/// Where a TOML node sits, which decides how it is written and removed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum TCtx {
+    /// the document itself
+    Root,
+    /// a `key = value` line of a table's body (a dotted key's last part included)
+    Line,
+    /// a table with a `[header]`, or an element of an array of tables (`[[header]]`)
+    Header,
+    /// a table with no header of its own (only sub-table headers, or dotted keys)
+    Implicit,
+    Dotted,
+    /// an item of an array or an entry of an inline table
+    Inline,
+}
+
+#[derive(Debug)]
+enum TK {
+    Scalar,
+    Array(Vec<TN>),
+    /// inline table (`dotted`: it holds `a.b = …` keys, which we do not edit inside)
+    Inline(Vec<(String, TN)>, bool),
+    Table(Vec<(String, TN)>),
+    Aot(Vec<TN>),
+}
+
+#[derive(Debug)]
+struct TN {
+    kind: TK,
+    ctx: TCtx,
+    /// a value's span, a header's span, empty for the root and implicit or dotted tables
+    span: Range<usize>,
+    /// where an inline entry starts (its key), else `span.start`
+    entry_start: usize,
+    /// key names from the root, indices left out (what a header spells)
+    names: Vec<String>,
+    /// for a dotted table, how many of `names` name the table whose body holds its lines
+    owner: usize,
+}
+
+struct TomlDoc<'a> {
+    src: &'a str,
+    root: TN,
+    /// every header's position, in document order
+    headers: Vec<usize>,
+}
+
+fn toml_doc(src: &str) -> Result<TomlDoc<'_>> {
+    // toml::parse reports syntax errors in this project's form, and the sops-key rule
+    toml::parse(src)?;
+    let doc =
+        toml_edit::Document::parse(src).map_err(|_| Error::Internal("TOML parsers disagree"))?;
+    let mut headers = Vec::new();
+    let root = toml_table(
+        doc.as_table(),
+        TCtx::Root,
+        0,
+        &mut Vec::new(),
+        &mut headers,
+        0,
+    )?;
+    headers.sort_unstable();
+    Ok(TomlDoc { src, root, headers })
+}
+
+fn toml_table(
+    t: &toml_edit::Table,
+    ctx: TCtx,
+    owner: usize,
+    names: &mut Vec<String>,
+    headers: &mut Vec<usize>,
+    depth: usize,
+) -> Result<TN> {
+    let owner = if ctx == TCtx::Dotted {
+        owner
+    } else {
+        names.len()
     };
-    let leaf = p
-        .leaves
-        .iter()
-        .find(|l| !matches!(l.value, Some(Value::Comment(_))) && l.index_path == path);
-    match leaf {
-        Some(l) if l.value.is_some() => Ok(vec![Edit::new(l.span.clone(), toml::render(value))]),
-        _ => Err(Error::Unsupported(format!(
-            "TOML: only existing values can be set yet; {} is not one",
-            shown(path)
-        ))),
+    if depth > MAX_DEPTH {
+        return Err(Error::Unsupported("TOML: nested too deeply".into()));
+    }
+    let span = match ctx {
+        TCtx::Header => t.span().unwrap_or(0..0),
+        _ => 0..0,
+    };
+    if ctx == TCtx::Header {
+        headers.push(span.start);
+    }
+    let mut entries = Vec::new();
+    for (k, item) in t.iter() {
+        if depth == 0 && k == toml::SOPS_TABLE {
+            continue;
+        }
+        names.push(k.to_string());
+        let node = match item {
+            toml_edit::Item::None => None,
+            toml_edit::Item::Value(v) => Some(toml_value(v, TCtx::Line, 0, names, depth + 1)?),
+            toml_edit::Item::Table(s) => {
+                let c = if s.is_dotted() {
+                    TCtx::Dotted
+                } else if s.is_implicit() {
+                    TCtx::Implicit
+                } else {
+                    TCtx::Header
+                };
+                Some(toml_table(s, c, owner, names, headers, depth + 1)?)
+            }
+            toml_edit::Item::ArrayOfTables(a) => {
+                let items = a
+                    .iter()
+                    .map(|s| toml_table(s, TCtx::Header, 0, names, headers, depth + 1))
+                    .collect::<Result<Vec<_>>>()?;
+                Some(TN {
+                    kind: TK::Aot(items),
+                    ctx: TCtx::Header,
+                    span: 0..0,
+                    entry_start: 0,
+                    names: names.clone(),
+                    owner: 0,
+                })
+            }
+        };
+        names.pop();
+        if let Some(n) = node {
+            entries.push((k.to_string(), n));
+        }
+    }
+    Ok(TN {
+        kind: TK::Table(entries),
+        ctx,
+        entry_start: span.start,
+        span,
+        names: names.clone(),
+        owner,
+    })
+}
+
+fn toml_value(
+    v: &toml_edit::Value,
+    ctx: TCtx,
+    entry_start: usize,
+    names: &mut Vec<String>,
+    depth: usize,
+) -> Result<TN> {
+    if depth > MAX_DEPTH {
+        return Err(Error::Unsupported("TOML: nested too deeply".into()));
+    }
+    let span = v
+        .span()
+        .ok_or(Error::Internal("a TOML value without a span"))?;
+    let kind = match v {
+        toml_edit::Value::Array(a) => TK::Array(
+            a.iter()
+                .map(|x| {
+                    let s = x.span().map_or(0, |s| s.start);
+                    toml_value(x, TCtx::Inline, s, names, depth + 1)
+                })
+                .collect::<Result<_>>()?,
+        ),
+        toml_edit::Value::InlineTable(t) => {
+            let mut es = Vec::new();
+            // keys of a dotted part are written elsewhere in the braces: not ours to place
+            let mut dotted = t.is_dotted();
+            for (k, x) in t.iter() {
+                dotted |= matches!(x, toml_edit::Value::InlineTable(i) if i.is_dotted());
+                let ks = t
+                    .key(k)
+                    .and_then(|k| k.span())
+                    .map_or_else(|| x.span().map_or(0, |s| s.start), |s| s.start);
+                names.push(k.to_string());
+                es.push((
+                    k.to_string(),
+                    toml_value(x, TCtx::Inline, ks, names, depth + 1)?,
+                ));
+                names.pop();
+            }
+            TK::Inline(es, dotted)
+        }
+        _ => TK::Scalar,
+    };
+    Ok(TN {
+        kind,
+        ctx,
+        entry_start: if ctx == TCtx::Inline {
+            entry_start
+        } else {
+            span.start
+        },
+        span,
+        names: names.clone(),
+        owner: 0,
+    })
+}
+
+fn toml_err(msg: &str, path: &[PathSeg]) -> Error {
+    Error::Unsupported(format!("TOML: {msg} ({})", shown(path)))
+}
+
+/// A value on one line: scalars, `[…]` arrays and `{ … }` inline tables. TOML has no null.
+fn toml_inline(v: &NewValue, path: &[PathSeg]) -> Result<String> {
+    Ok(match v {
+        NewValue::Scalar(Some(s)) => toml::render(s),
+        NewValue::Scalar(None) => return Err(toml_err("TOML has no null", path)),
+        NewValue::List(items) => {
+            let xs = items
+                .iter()
+                .map(|x| toml_inline(x, path))
+                .collect::<Result<Vec<_>>>()?;
+            format!("[{}]", xs.join(", "))
+        }
+        NewValue::Map(es) if es.is_empty() => "{}".into(),
+        NewValue::Map(es) => {
+            let xs = es
+                .iter()
+                .map(|(k, x)| Ok(format!("{} = {}", toml::key_text(k), toml_inline(x, path)?)))
+                .collect::<Result<Vec<_>>>()?;
+            format!("{{ {} }}", xs.join(", "))
+        }
+    })
+}
+
+/// Whether a value is written as a table (a map) or as an array of tables (a non-empty
+/// list of maps) when it is an entry of a table with a header.
+fn toml_tabular(v: &NewValue) -> bool {
+    match v {
+        NewValue::Map(_) => true,
+        NewValue::List(xs) => !xs.is_empty() && xs.iter().all(|x| matches!(x, NewValue::Map(_))),
+        NewValue::Scalar(_) => false,
     }
 }
 
-fn toml_unset(src: &str, path: &[PathSeg]) -> Result<Option<Vec<Edit>>> {
-    let p = toml::parse(src)?;
-    let under: Vec<_> = p
-        .leaves
-        .iter()
-        .filter(|l| !matches!(l.value, Some(Value::Comment(_))) && l.index_path.starts_with(path))
-        .collect();
-    match under.as_slice() {
-        [] => Ok(None),
-        [l] if l.index_path == path && matches!(path.last(), Some(PathSeg::Key(_))) => {
-            // a `key = value` line of its own
-            let ls = line_start(src, l.span.start);
-            let before = &src[ls..l.span.start];
-            let after = src[l.span.end..line_end(src, l.span.end)].trim();
-            let lone = before.trim_end().ends_with('=')
-                && !before.contains(['{', '['])
-                && (after.is_empty() || after.starts_with('#'));
-            if lone {
-                Ok(Some(vec![Edit::new(ls..next_line(src, l.span.end), "")]))
+fn toml_header(names: &[String], aot: bool) -> String {
+    let n: Vec<String> = names.iter().map(|k| toml::key_text(k)).collect();
+    if aot {
+        format!("[[{}]]\n", n.join("."))
+    } else {
+        format!("[{}]\n", n.join("."))
+    }
+}
+
+/// Header blocks for `value` at `names`: a table, or an array of tables.
+fn toml_blocks(names: &[String], value: &NewValue, path: &[PathSeg]) -> Result<String> {
+    match value {
+        NewValue::Map(es) => toml_block(names, es, false, path),
+        NewValue::List(xs) => {
+            let mut out = String::new();
+            for (i, x) in xs.iter().enumerate() {
+                let NewValue::Map(es) = x else {
+                    return Err(Error::Internal("an array of tables item that is no map"));
+                };
+                if i > 0 {
+                    out.push('\n');
+                }
+                out.push_str(&toml_block(names, es, true, path)?);
+            }
+            Ok(out)
+        }
+        NewValue::Scalar(_) => Err(Error::Internal("a table block for a scalar")),
+    }
+}
+
+fn toml_block(
+    names: &[String],
+    es: &[(String, NewValue)],
+    aot: bool,
+    path: &[PathSeg],
+) -> Result<String> {
+    let mut out = toml_header(names, aot);
+    let mut subs = Vec::new();
+    for (k, v) in es {
+        if toml_tabular(v) {
+            subs.push((k, v));
+        } else {
+            out.push_str(&format!(
+                "{} = {}\n",
+                toml::key_text(k),
+                toml_inline(v, path)?
+            ));
+        }
+    }
+    // a table that only holds tables needs no header of its own
+    let bare = !aot && !subs.is_empty() && subs.len() == es.len();
+    if bare {
+        out.clear();
+    }
+    for (k, v) in subs {
+        let mut n = names.to_vec();
+        n.push(k.clone());
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&toml_blocks(&n, v, path)?);
+    }
+    Ok(out)
+}
+
+impl TomlDoc<'_> {
+    /// Where a header's block starts: its line (comments above it stay with what precedes).
+    fn block(&self, h: usize) -> Range<usize> {
+        let start = line_start(self.src, h);
+        let end = match self.headers.iter().find(|&&x| x > h) {
+            Some(&next) => {
+                // comment lines right above the next header belong to it
+                let mut at = line_start(self.src, next);
+                while at > start {
+                    let prev = line_start(self.src, at - 1);
+                    if prev > start && self.src[prev..at].trim_start().starts_with('#') {
+                        at = prev;
+                    } else {
+                        break;
+                    }
+                }
+                at
+            }
+            None => self.src.len(),
+        };
+        start..end
+    }
+
+    /// The header blocks and the body lines outside them that hold `n` and what is under it.
+    fn ranges(&self, n: &TN, out: &mut Vec<Range<usize>>) {
+        match (&n.kind, n.ctx) {
+            (_, TCtx::Line) => {
+                out.push(line_start(self.src, n.span.start)..next_line(self.src, n.span.end))
+            }
+            (TK::Table(es), c) => {
+                if c == TCtx::Header {
+                    out.push(self.block(n.span.start));
+                }
+                for (_, x) in es {
+                    self.ranges(x, out);
+                }
+            }
+            (TK::Aot(xs), _) => xs.iter().for_each(|x| self.ranges(x, out)),
+            _ => {}
+        }
+    }
+
+    /// `ranges`, sorted, those inside another left out.
+    fn cover(&self, n: &TN) -> Vec<Range<usize>> {
+        let mut rs = Vec::new();
+        self.ranges(n, &mut rs);
+        rs.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
+        let mut out: Vec<Range<usize>> = Vec::new();
+        for r in rs {
+            if out.last().is_some_and(|l| r.start < l.end) {
+                continue;
+            }
+            out.push(r);
+        }
+        out
+    }
+
+    /// Where new sub-tables of table `t` go: after its last header block.
+    fn tables_end(&self, t: &TN) -> usize {
+        match t.ctx {
+            TCtx::Root => self.src.len(),
+            _ => self
+                .cover(t)
+                .iter()
+                .map(|r| r.end)
+                .max()
+                .unwrap_or(self.src.len()),
+        }
+    }
+
+    /// Where a new line of table `t`'s body goes: after its last entry (dotted ones
+    /// included), else after its header; `None` for a table with no header.
+    fn body_end(&self, t: &TN) -> Option<usize> {
+        let mut last = None;
+        self.last_line(t, &mut last);
+        if let Some(e) = last {
+            return Some(e);
+        }
+        match t.ctx {
+            TCtx::Header => Some(next_line(self.src, t.span.end)),
+            TCtx::Root => Some(
+                self.headers
+                    .first()
+                    .map_or(self.src.len(), |&h| self.block_start(h)),
+            ),
+            _ => None,
+        }
+    }
+
+    fn block_start(&self, h: usize) -> usize {
+        let mut at = line_start(self.src, h);
+        while at > 0 {
+            let prev = line_start(self.src, at - 1);
+            if self.src[prev..at].trim_start().starts_with('#') {
+                at = prev;
             } else {
-                Err(Error::Unsupported(format!(
-                    "TOML: {} is not on a line of its own: remove it by hand",
-                    shown(path)
-                )))
+                break;
             }
         }
-        _ => Err(Error::Unsupported(format!(
-            "TOML: only single values on lines of their own can be removed yet; {} is not one",
-            shown(path)
-        ))),
+        at
     }
+
+    fn last_line(&self, t: &TN, last: &mut Option<usize>) {
+        if let TK::Table(es) = &t.kind {
+            for (_, x) in es {
+                match x.ctx {
+                    TCtx::Line => {
+                        let e = next_line(self.src, x.span.end);
+                        *last = Some(last.map_or(e, |l: usize| l.max(e)));
+                    }
+                    TCtx::Dotted => self.last_line(x, last),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Text inserted at `at` starts on a line of its own.
+    fn nl(&self, at: usize) -> &'static str {
+        if at > 0 && !self.src[..at].ends_with('\n') {
+            "\n"
+        } else {
+            ""
+        }
+    }
+
+    /// Header blocks inserted at `at`, a blank line around them.
+    fn blocks_at(&self, at: usize, text: &str) -> Edit {
+        let mut t = self.nl(at).to_string();
+        if at > 0 && !self.src[..at].ends_with("\n\n") && !self.src[..at].ends_with("\n\r\n") {
+            t.push('\n');
+        }
+        t.push_str(text);
+        if at < self.src.len() {
+            t.push('\n');
+        }
+        Edit::insert(at, t)
+    }
+
+    /// A new entry `key` = `v` in table-like node `t`.
+    fn add(&self, t: &TN, key: &str, v: &NewValue, path: &[PathSeg]) -> Result<Vec<Edit>> {
+        let kt = toml::key_text(key);
+        match (&t.kind, t.ctx) {
+            (TK::Inline(es, dotted), _) => {
+                if *dotted {
+                    return Err(toml_err(
+                        "dotted keys inside an inline table: edit by hand",
+                        path,
+                    ));
+                }
+                let text = format!("{kt} = {}", toml_inline(v, path)?);
+                Ok(vec![match es.last() {
+                    Some((_, x)) => Edit::insert(x.span.end, format!(", {text}")),
+                    None => Edit::insert(t.span.end - 1, text),
+                }])
+            }
+            (TK::Table(_), TCtx::Dotted) => {
+                let mut at = None;
+                self.last_line(t, &mut at);
+                let at = at.ok_or(Error::Internal("a dotted table without entries"))?;
+                let prefix: Vec<String> = t.names[t.owner..]
+                    .iter()
+                    .map(|k| toml::key_text(k))
+                    .collect();
+                let text = format!("{}.{kt} = {}\n", prefix.join("."), toml_inline(v, path)?);
+                Ok(vec![Edit::insert(at, format!("{}{text}", self.nl(at)))])
+            }
+            (TK::Table(_), _) => {
+                if toml_tabular(v) {
+                    let mut names = t.names.clone();
+                    names.push(key.to_string());
+                    let at = self.tables_end(t);
+                    return Ok(vec![self.blocks_at(at, &toml_blocks(&names, v, path)?)]);
+                }
+                let line = format!("{kt} = {}\n", toml_inline(v, path)?);
+                match self.body_end(t) {
+                    Some(at) => {
+                        let mut text = format!("{}{line}", self.nl(at));
+                        // the root's first entry before a header: keep a blank line
+                        if t.ctx == TCtx::Root && at < self.src.len() && self.no_lines(t) {
+                            text.push('\n');
+                        }
+                        Ok(vec![Edit::insert(at, text)])
+                    }
+                    None => {
+                        // an implicit table gets its header, before its first sub-table
+                        let at = self
+                            .cover(t)
+                            .first()
+                            .map_or(self.src.len(), |r| self.block_start(r.start));
+                        let block = format!("{}{line}", toml_header(&t.names, false));
+                        Ok(vec![self.blocks_at(at, &block)])
+                    }
+                }
+            }
+            _ => Err(toml_err("a key into a value that is not a table", path)),
+        }
+    }
+
+    fn no_lines(&self, t: &TN) -> bool {
+        let mut last = None;
+        self.last_line(t, &mut last);
+        last.is_none()
+    }
+
+    /// Remove node `n`, which sits in `parent`.
+    fn remove(&self, parent: &TN, idx: usize, n: &TN) -> Vec<Edit> {
+        if n.ctx == TCtx::Inline {
+            let siblings: Vec<&TN> = match &parent.kind {
+                TK::Array(xs) => xs.iter().collect(),
+                TK::Inline(es, _) => es.iter().map(|(_, x)| x).collect(),
+                _ => vec![n],
+            };
+            let r = if siblings.len() == 1 {
+                parent.span.start + 1..parent.span.end - 1
+            } else if idx + 1 < siblings.len() {
+                n.entry_start..siblings[idx + 1].entry_start
+            } else {
+                siblings[idx - 1].span.end..n.span.end
+            };
+            return vec![Edit::new(r, "")];
+        }
+        self.cover(n)
+            .into_iter()
+            .map(|r| Edit::new(r, ""))
+            .collect()
+    }
+
+    /// `text` in place of the first of the removals `edits`.
+    fn in_first(&self, mut edits: Vec<Edit>, mut text: String) -> Vec<Edit> {
+        if edits.is_empty() {
+            return edits;
+        }
+        let first = edits.remove(0);
+        if first.range.end < self.src.len() {
+            text.push('\n');
+        }
+        edits.push(Edit::new(first.range, text));
+        edits
+    }
+
+    /// Replace node `n` (entry `key` of `parent`, or item `idx` of it) by `v`.
+    fn replace(
+        &self,
+        parent: &TN,
+        key: Option<&str>,
+        idx: usize,
+        n: &TN,
+        v: &NewValue,
+        path: &[PathSeg],
+    ) -> Result<Vec<Edit>> {
+        let value_node = matches!(n.ctx, TCtx::Line | TCtx::Inline);
+        if value_node
+            && (n.ctx == TCtx::Inline
+                || !matches!(n.kind, TK::Scalar)
+                || !toml_tabular(v)
+                || parent.ctx == TCtx::Dotted)
+        {
+            return Ok(vec![Edit::new(n.span.clone(), toml_inline(v, path)?)]);
+        }
+        // a table, or a line that becomes one: remove it, write the new value
+        let mut edits = self.remove(parent, idx, n);
+        match (key, parent.ctx) {
+            (Some(k), TCtx::Dotted) | (Some(k), TCtx::Root | TCtx::Header | TCtx::Implicit)
+                if !(toml_tabular(v) && n.ctx == TCtx::Header) =>
+            {
+                edits.extend(self.add(parent, k, v, path)?);
+            }
+            (Some(_), _) if toml_tabular(v) => {
+                // in place of the first block removed
+                let text = toml_blocks(&n.names, v, path)?;
+                edits = self.in_first(edits, text);
+            }
+            (None, _) => {
+                // an element of an array of tables
+                let NewValue::Map(es) = v else {
+                    return Err(toml_err("an array of tables holds only tables", path));
+                };
+                let text = toml_block(&n.names, es, true, path)?;
+                edits = self.in_first(edits, text);
+            }
+            _ => return Err(toml_err("cannot write this value here", path)),
+        }
+        Ok(edits)
+    }
+}
+
+fn toml_set(src: &str, path: &[PathSeg], v: &NewValue) -> Result<Vec<Edit>> {
+    if matches!(path.first(), Some(PathSeg::Key(k)) if k == toml::SOPS_TABLE) {
+        return Err(toml_err("the top-level key `sops` is reserved", path));
+    }
+    let d = toml_doc(src)?;
+    let mut cur = &d.root;
+    for (i, seg) in path.iter().enumerate() {
+        let rest = &path[i + 1..];
+        match (&cur.kind, seg) {
+            (TK::Table(es) | TK::Inline(es, _), PathSeg::Key(k)) => {
+                match es.iter().position(|(n, _)| n == k) {
+                    Some(j) => {
+                        let x = &es[j].1;
+                        if rest.is_empty() || matches!(x.kind, TK::Scalar) {
+                            return d.replace(cur, Some(k), j, x, &nest(rest, v), path);
+                        }
+                        cur = x;
+                    }
+                    None => return d.add(cur, k, &nest(rest, v), path),
+                }
+            }
+            (TK::Array(xs), PathSeg::Index(j)) => {
+                let nv = nest(rest, v);
+                match xs.get(*j) {
+                    Some(x) if rest.is_empty() || matches!(x.kind, TK::Scalar) => {
+                        return d.replace(cur, None, *j, x, &nv, path);
+                    }
+                    Some(x) => cur = x,
+                    None => {
+                        let text = toml_inline(&nv, path)?;
+                        return Ok(vec![toml_append(src, cur, xs, text)]);
+                    }
+                }
+            }
+            (TK::Aot(xs), PathSeg::Index(j)) => {
+                let nv = nest(rest, v);
+                match xs.get(*j) {
+                    Some(x) if rest.is_empty() => return d.replace(cur, None, *j, x, &nv, path),
+                    Some(x) => cur = x,
+                    None => {
+                        let NewValue::Map(es) = &nv else {
+                            return Err(toml_err("an array of tables holds only tables", path));
+                        };
+                        let at = d.tables_end(cur);
+                        return Ok(vec![
+                            d.blocks_at(at, &toml_block(&cur.names, es, true, path)?),
+                        ]);
+                    }
+                }
+            }
+            (TK::Array(_) | TK::Aot(_), PathSeg::Key(_)) => {
+                return Err(toml_err("a key into an array", path));
+            }
+            _ => return Err(toml_err("an index into a table", path)),
+        }
+    }
+    Err(Error::Internal("an empty path"))
+}
+
+/// An item appended to an inline array `a`.
+fn toml_append(src: &str, a: &TN, xs: &[TN], text: String) -> Edit {
+    let Some(last) = xs.last() else {
+        return Edit::insert(a.span.end - 1, text);
+    };
+    // a multi-line array with a trailing comma: a new line like the last item's
+    let tail = &src[last.span.end..a.span.end - 1];
+    let ls = line_start(src, last.entry_start);
+    let indent = &src[ls..last.entry_start];
+    if tail.trim_start().starts_with(',') && tail.contains('\n') && indent.trim().is_empty() {
+        let comma = last.span.end + tail.find(',').unwrap_or(0) + 1;
+        return Edit::insert(comma, format!("\n{indent}{text},"));
+    }
+    Edit::insert(last.span.end, format!(", {text}"))
+}
+
+fn toml_unset(src: &str, path: &[PathSeg]) -> Result<Option<Vec<Edit>>> {
+    let d = toml_doc(src)?;
+    let mut cur = &d.root;
+    for (i, seg) in path.iter().enumerate() {
+        let last = i + 1 == path.len();
+        let (j, x) = match (&cur.kind, seg) {
+            (TK::Table(es) | TK::Inline(es, _), PathSeg::Key(k)) => {
+                match es.iter().position(|(n, _)| n == k) {
+                    Some(j) => (j, &es[j].1),
+                    None => return Ok(None),
+                }
+            }
+            (TK::Array(xs) | TK::Aot(xs), PathSeg::Index(j)) => match xs.get(*j) {
+                Some(x) => (*j, x),
+                None => return Ok(None),
+            },
+            (TK::Scalar, _) => return Err(toml_err("a path through a single value", path)),
+            (TK::Array(_) | TK::Aot(_), PathSeg::Key(_)) => {
+                return Err(toml_err("a key into an array", path));
+            }
+            _ => return Err(toml_err("an index into a table", path)),
+        };
+        if last {
+            if let TK::Inline(_, true) = cur.kind {
+                return Err(toml_err(
+                    "dotted keys inside an inline table: edit by hand",
+                    path,
+                ));
+            }
+            return Ok(Some(d.remove(cur, j, x)));
+        }
+        cur = x;
+    }
+    Err(Error::Internal("an empty path"))
 }
 
 #[cfg(test)]
@@ -1774,5 +2430,249 @@ mod tests {
             unset_s(src, Format::Toml, "[\"a\"]"),
             "[t]\nb = \"x\" # c\n"
         );
+    }
+
+    const TOML: &str = "# top\na = 1\nd.x = 2\n\n[t]\nb = \"x\" # c\nl = [1, 2]\nm = [\n  1,\n  2,\n]\ni = { p = 1, q = 2 }\n\n[t.s]\nz = 1\n\n[[arr]]\nn = 1\n[arr.sub]\nk = 1\n\n[[arr]]\nn = 2\n\n# about u\n[u.v]\nw = 1\n";
+
+    fn ts(path: &str, v: &str) -> String {
+        set_s(TOML, Format::Toml, path, v)
+    }
+
+    fn tu(path: &str) -> String {
+        unset_s(TOML, Format::Toml, path)
+    }
+
+    fn rep(from: &str, to: &str) -> String {
+        assert_eq!(TOML.matches(from).count(), 1, "{from}");
+        TOML.replace(from, to)
+    }
+
+    #[test]
+    fn toml_new_keys() {
+        // after the last key of its table, dotted keys included, before the sub-tables
+        assert_eq!(
+            ts("[\"new\"]", "1"),
+            rep("d.x = 2\n", "d.x = 2\nnew = 1.0\n")
+        );
+        assert_eq!(
+            ts("[\"t\"][\"new\"]", "true"),
+            rep("q = 2 }\n", "q = 2 }\nnew = true\n")
+        );
+        assert_eq!(
+            ts("[\"d\"][\"y\"]", "3"),
+            rep("d.x = 2\n", "d.x = 2\nd.y = 3.0\n")
+        );
+        assert_eq!(
+            ts("[\"t\"][\"i\"][\"r\"]", "{\"s\": 1}"),
+            rep("q = 2 }", "q = 2, r = { s = 1 } }")
+        );
+        // an element of an array of tables: in its own block
+        assert_eq!(
+            ts("[\"arr\"][0][\"new\"]", "\"s\""),
+            rep("n = 1\n", "n = 1\nnew = \"s\"\n")
+        );
+        // an implicit table gets its header, above the comment of its first sub-table
+        assert_eq!(
+            ts("[\"u\"][\"new\"]", "1"),
+            rep("# about u\n", "[u]\nnew = 1.0\n\n# about u\n")
+        );
+        // quoted keys, an empty root, no final newline, CRLF
+        assert_eq!(
+            set_s("", Format::Toml, "[\"a b\"]", "\"v\""),
+            "\"a b\" = \"v\"\n"
+        );
+        assert_eq!(
+            set_s("a = 1", Format::Toml, "[\"b\"]", "2"),
+            "a = 1\nb = 2.0\n"
+        );
+        assert_eq!(
+            set_s("[t]\n", Format::Toml, "[\"a\"]", "\"x\""),
+            "a = \"x\"\n\n[t]\n"
+        );
+        assert_eq!(
+            set_s(
+                "[t]\r\na = 1\r\n",
+                Format::Toml,
+                "[\"t\"][\"b\"]",
+                "{\"c\": 1}"
+            ),
+            "[t]\r\na = 1\r\n\r\n[t.b]\r\nc = 1\r\n"
+        );
+    }
+
+    #[test]
+    fn toml_new_tables_and_items() {
+        assert_eq!(
+            ts(
+                "[\"t\"][\"obj\"]",
+                "{\"a\": 1, \"b\": {\"c\": [1]}, \"l\": [{\"x\": 1}], \"e\": []}"
+            ),
+            rep(
+                "z = 1\n\n",
+                "z = 1\n\n[t.obj]\na = 1\ne = []\n\n[t.obj.b]\nc = [1]\n\n[[t.obj.l]]\nx = 1\n\n"
+            )
+        );
+        // a sub-table of an element of an array of tables stays in that element
+        assert_eq!(
+            ts("[\"arr\"][0][\"tab\"]", "{\"q\": 1}"),
+            rep("k = 1\n\n", "k = 1\n\n[arr.tab]\nq = 1\n\n")
+        );
+        // a path of new tables: no empty headers
+        assert_eq!(
+            ts("[\"n\"][\"o\"][\"p\"]", "1"),
+            format!("{TOML}\n[n.o]\np = 1.0\n")
+        );
+        assert_eq!(
+            ts("[\"n\"][0][\"p\"]", "\"x\""),
+            format!("{TOML}\n[[n]]\np = \"x\"\n")
+        );
+        // lists: appended, multi-line ones on a line of their own
+        assert_eq!(ts("[\"t\"][\"l\"][5]", "3"), rep("[1, 2]", "[1, 2, 3.0]"));
+        assert_eq!(
+            ts("[\"t\"][\"m\"][9]", "3"),
+            rep("  2,\n", "  2,\n  3.0,\n")
+        );
+        assert_eq!(
+            set_s("a = []\n", Format::Toml, "[\"a\"][0]", "{\"k\": \"v\"}"),
+            "a = [{ k = \"v\" }]\n"
+        );
+        assert_eq!(
+            ts("[\"arr\"][5]", "{\"n\": 3}"),
+            rep("n = 2\n\n", "n = 2\n\n[[arr]]\nn = 3\n\n")
+        );
+    }
+
+    #[test]
+    fn toml_replace() {
+        assert_eq!(
+            ts("[\"t\"][\"l\"][0]", "\"s\""),
+            rep("[1, 2]", "[\"s\", 2]")
+        );
+        assert_eq!(
+            ts("[\"t\"][\"l\"]", "{\"a\": 1}"),
+            rep("[1, 2]", "{ a = 1 }")
+        );
+        // a value that becomes a table
+        assert_eq!(
+            ts("[\"t\"][\"b\"]", "{\"q\": 1}"),
+            rep("b = \"x\" # c\n", "").replace("z = 1\n\n", "z = 1\n\n[t.b]\nq = 1\n\n")
+        );
+        assert_eq!(
+            set_s("a = 1\n", Format::Toml, "[\"a\"][\"b\"]", "2"),
+            "\n[a]\nb = 2.0\n"
+        );
+        // a table that becomes a value, and one replaced in place
+        assert_eq!(
+            ts("[\"t\"]", "5"),
+            TOML.replace("d.x = 2\n", "d.x = 2\nt = 5.0\n")
+                .replace("[t]\nb = \"x\" # c\nl = [1, 2]\nm = [\n  1,\n  2,\n]\ni = { p = 1, q = 2 }\n\n[t.s]\nz = 1\n\n", "")
+        );
+        assert_eq!(ts("[\"t\"][\"s\"]", "{\"y\": 1}"), rep("z = 1", "y = 1"));
+        assert_eq!(ts("[\"arr\"][1]", "{\"y\": 1}"), rep("n = 2", "y = 1"));
+        // null, and other values TOML cannot hold
+        for (p, v) in [
+            ("[\"a\"]", "null"),
+            ("[\"new\"]", "{\"x\": null}"),
+            ("[\"t\"]", "null"),
+            ("[\"arr\"][7]", "1"),
+            ("[\"t\"][0]", "1"),
+            ("[\"t\"][\"l\"][\"k\"]", "1"),
+            ("[\"sops\"]", "1"),
+        ] {
+            let r = set(
+                TOML.as_bytes(),
+                Format::Toml,
+                &crate::document::parse_tree_path(p).unwrap(),
+                v,
+            );
+            assert!(matches!(r, Err(Error::Unsupported(_))), "{p} {v}: {r:?}");
+        }
+        // the same value: nothing to write
+        let p = crate::document::parse_tree_path("[\"t\"][\"b\"]").unwrap();
+        assert_eq!(
+            set(TOML.as_bytes(), Format::Toml, &p, "\"x\"").unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn toml_unset() {
+        let t_table =
+            "[t]\nb = \"x\" # c\nl = [1, 2]\nm = [\n  1,\n  2,\n]\ni = { p = 1, q = 2 }\n\n";
+        assert_eq!(
+            tu("[\"t\"]"),
+            rep(&format!("{t_table}[t.s]\nz = 1\n\n"), "")
+        );
+        assert_eq!(tu("[\"t\"][\"s\"]"), rep("[t.s]\nz = 1\n\n", ""));
+        assert_eq!(tu("[\"t\"][\"m\"]"), rep("m = [\n  1,\n  2,\n]\n", ""));
+        assert_eq!(tu("[\"t\"][\"m\"][1]"), rep("1,\n  2,", "1,"));
+        assert_eq!(tu("[\"t\"][\"m\"][0]"), rep("1,\n  2,", "2,"));
+        assert_eq!(tu("[\"t\"][\"i\"][\"p\"]"), rep("p = 1, q", "q"));
+        assert_eq!(tu("[\"t\"][\"i\"][\"q\"]"), rep("p = 1, q = 2", "p = 1"));
+        assert_eq!(
+            unset_s("a = { b = 1 }\nc = [1]\n", Format::Toml, "[\"a\"][\"b\"]"),
+            "a = {}\nc = [1]\n"
+        );
+        assert_eq!(
+            unset_s("a = \"\"\"\nx\ny\"\"\"\nc = [1]\n", Format::Toml, "[\"a\"]"),
+            "c = [1]\n"
+        );
+        assert_eq!(
+            tu("[\"arr\"][0]"),
+            rep("[[arr]]\nn = 1\n[arr.sub]\nk = 1\n\n", "")
+        );
+        assert_eq!(tu("[\"arr\"][1]"), rep("[[arr]]\nn = 2\n\n", ""));
+        assert_eq!(
+            tu("[\"arr\"]"),
+            rep("[[arr]]\nn = 1\n[arr.sub]\nk = 1\n\n[[arr]]\nn = 2\n\n", "")
+        );
+        assert_eq!(tu("[\"d\"]"), rep("d.x = 2\n", ""));
+        assert_eq!(tu("[\"u\"]"), rep("[u.v]\nw = 1\n", ""));
+        let crlf = "[a]\r\nx = [\r\n  1,\r\n]\r\n\r\n# b\r\n[b]\r\ny = 2\r\n";
+        assert_eq!(
+            unset_s(crlf, Format::Toml, "[\"a\"]"),
+            "# b\r\n[b]\r\ny = 2\r\n"
+        );
+        assert_eq!(
+            set_s(crlf, Format::Toml, "[\"a\"][\"x\"][1]", "2"),
+            "[a]\r\nx = [\r\n  1,\r\n  2.0,\r\n]\r\n\r\n# b\r\n[b]\r\ny = 2\r\n"
+        );
+        // inline tables with dotted keys: values can change, entries are not added or removed
+        let dotted = "a = { x.y = 1, z = [] }\n";
+        assert_eq!(
+            set_s(dotted, Format::Toml, "[\"a\"][\"z\"][0]", "1"),
+            "a = { x.y = 1, z = [1.0] }\n"
+        );
+        assert_eq!(
+            set_s(dotted, Format::Toml, "[\"a\"][\"x\"][\"y\"]", "2"),
+            "a = { x.y = 2.0, z = [] }\n"
+        );
+        for p in ["[\"a\"][\"x\"][\"y\"]", "[\"a\"][\"z\"]"] {
+            let p = crate::document::parse_tree_path(p).unwrap();
+            assert!(matches!(
+                unset(dotted.as_bytes(), Format::Toml, &p),
+                Err(Error::Unsupported(_))
+            ));
+        }
+        let p = crate::document::parse_tree_path("[\"a\"][\"x\"][\"w\"]").unwrap();
+        assert!(matches!(
+            set(dotted.as_bytes(), Format::Toml, &p, "1"),
+            Err(Error::Unsupported(_))
+        ));
+        let none = |p: &str| {
+            unset(
+                TOML.as_bytes(),
+                Format::Toml,
+                &crate::document::parse_tree_path(p).unwrap(),
+            )
+        };
+        assert_eq!(none("[\"nope\"]").unwrap(), None);
+        assert_eq!(none("[\"arr\"][2]").unwrap(), None);
+        assert_eq!(none("[\"t\"][\"l\"][2]").unwrap(), None);
+        assert!(matches!(none("[\"a\"][\"x\"]"), Err(Error::Unsupported(_))));
+        assert!(matches!(
+            none("[\"t\"][\"l\"][\"x\"]"),
+            Err(Error::Unsupported(_))
+        ));
     }
 }

@@ -5,6 +5,9 @@
 //! 4. the same edits as the real `sops set` / `sops unset` give the same data (values, types,
 //!    key order), in YAML, JSON, dotenv and INI;
 //! 5. on random YAML, an edit keeps every byte outside one span and gives the expected data.
+//! 6. TOML (no sops oracle): the data after set/unset through our JSON conversion, tables
+//!    compared unordered; a new path only inserts bytes, unset only removes; the same on
+//!    random TOML documents.
 
 mod common;
 
@@ -745,5 +748,308 @@ fn expect_unset(t: &mut T, path: &[PathSeg]) {
         }
         (T::Arr(items), [PathSeg::Index(i), rest @ ..]) => expect_unset(&mut items[*i], rest),
         _ => panic!("unexpected shape"),
+    }
+}
+
+// ---- 6. TOML (no sops oracle: the data through our JSON conversion, bytes around the edit) ----
+
+fn empty(v: &T) -> bool {
+    matches!(v, T::Obj(x) if x.is_empty()) || matches!(v, T::Arr(x) if x.is_empty())
+}
+
+/// Object keys sorted: TOML tables are unordered, and new tables follow their parent's keys.
+/// Empty tables and arrays left out: a table emptied by `unset` is gone (`a.b = 1` without
+/// its key), and our TOML reader has no leaf for an empty one (so `[{}, 2]` reads as `[2]`).
+fn sorted(t: T) -> T {
+    match t {
+        T::Obj(mut es) => {
+            es.sort_by(|a, b| a.0.cmp(&b.0));
+            T::Obj(
+                es.into_iter()
+                    .map(|(k, v)| (k, sorted(v)))
+                    .filter(|(_, v)| !empty(v))
+                    .collect(),
+            )
+        }
+        T::Arr(xs) => T::Arr(xs.into_iter().map(sorted).filter(|v| !empty(v)).collect()),
+        t => t,
+    }
+}
+
+fn toml_tree(s: &str) -> T {
+    sorted(tree(s.as_bytes(), Format::Toml))
+}
+
+/// `small` is `big` with some bytes left out (an edit that only removes, or only inserts).
+fn subsequence(small: &str, big: &str) -> bool {
+    let mut it = big.bytes();
+    small.bytes().all(|b| it.any(|c| c == b))
+}
+
+const TOML_DOC: &str = "\
+# app
+name = \"svc\"
+db.host = \"h\" # dotted
+
+[server]
+port = 8080
+tags = [\"a\", \"b\"]
+limits = { cpu = 2, mem = \"1G\" }
+notes = \"\"\"
+two
+lines\"\"\"
+
+[server.tls]
+on = true
+
+[[users]]
+id = 1
+[users.prefs]
+theme = \"dark\"
+
+[[users]]
+id = 2
+";
+
+#[test]
+fn toml_set_and_unset_give_the_expected_data() {
+    let set_cases: &[(&str, &str)] = &[
+        ("[\"name\"]", "\"new\""),
+        (
+            "[\"added\"]",
+            "{\"a\": [1, {\"b\": 2}], \"c\": {\"d\": \"e\"}}",
+        ),
+        ("[\"db\"][\"port\"]", "5432"),
+        ("[\"server\"][\"timeout\"]", "30"),
+        ("[\"server\"][\"limits\"][\"io\"]", "{\"r\": 1}"),
+        ("[\"server\"][\"tags\"][9]", "\"c\""),
+        ("[\"server\"][\"tls\"]", "{\"on\": false, \"cert\": \"x\"}"),
+        ("[\"server\"][\"port\"]", "{\"http\": 80}"),
+        ("[\"server\"]", "\"flat\""),
+        ("[\"users\"][0][\"prefs\"][\"lang\"]", "\"en\""),
+        ("[\"users\"][1][\"prefs\"]", "{\"theme\": \"light\"}"),
+        (
+            "[\"users\"][5]",
+            "{\"id\": 3, \"roles\": [{\"r\": \"admin\"}]}",
+        ),
+        ("[\"users\"][1]", "{\"id\": 22}"),
+        ("[\"name\"][\"deep\"][0]", "true"),
+        ("[\"list\"][0][\"x\"]", "1"),
+    ];
+    for (p, v) in set_cases {
+        let out = set(TOML_DOC, Format::Toml, p, v);
+        let mut want = tree(TOML_DOC.as_bytes(), Format::Toml);
+        expect_set(&mut want, &path(p), tree_of_json(v));
+        assert_eq!(toml_tree(&out), sorted(want), "set {p} {v}\n{out}");
+        // a new path only inserts bytes
+        if !toml_path_exists(TOML_DOC, &path(p)) {
+            assert!(
+                subsequence(TOML_DOC, &out),
+                "set {p} {v} changed bytes\n{out}"
+            );
+        }
+    }
+    // a scalar replaced by a scalar: only its bytes change
+    let out = set(TOML_DOC, Format::Toml, "[\"server\"][\"notes\"]", "\"one\"");
+    let at = TOML_DOC.find("\"\"\"").unwrap();
+    let end = TOML_DOC.find("lines\"\"\"").unwrap() + 8;
+    only_span_changed(TOML_DOC, &out, at..end).unwrap();
+
+    let unset_cases = [
+        "[\"name\"]",
+        "[\"db\"]",
+        "[\"db\"][\"host\"]",
+        "[\"server\"]",
+        "[\"server\"][\"notes\"]",
+        "[\"server\"][\"tags\"][0]",
+        "[\"server\"][\"limits\"][\"mem\"]",
+        "[\"server\"][\"tls\"]",
+        "[\"users\"]",
+        "[\"users\"][0]",
+        "[\"users\"][0][\"prefs\"]",
+        "[\"users\"][1][\"id\"]",
+    ];
+    for p in unset_cases {
+        let out = unset(TOML_DOC, Format::Toml, p);
+        let mut want = tree(TOML_DOC.as_bytes(), Format::Toml);
+        expect_unset(&mut want, &path(p));
+        assert_eq!(toml_tree(&out), sorted(want), "unset {p}\n{out}");
+        assert!(
+            subsequence(&out, TOML_DOC),
+            "unset {p} did more than remove\n{out}"
+        );
+    }
+    assert_eq!(
+        unset(TOML_DOC, Format::Toml, "[\"server\"][\"tls\"]"),
+        TOML_DOC.replace("[server.tls]\non = true\n\n", "")
+    );
+    for (p, v) in [("[\"x\"]", "null"), ("[\"server\"]", "{\"a\": [null]}")] {
+        assert!(matches!(
+            pathedit::set(TOML_DOC.as_bytes(), Format::Toml, &path(p), v),
+            Err(Error::Unsupported(_))
+        ));
+    }
+}
+
+/// Whether `p` or a part of it holds data already (a set there may replace, not only insert).
+fn toml_path_exists(src: &str, p: &[PathSeg]) -> bool {
+    sops_rs::format::toml::parse(src)
+        .unwrap()
+        .leaves
+        .iter()
+        .filter(|l| !matches!(l.value, Some(sops_rs::value::Value::Comment(_))))
+        .any(|l| l.index_path.starts_with(p) || p.starts_with(&l.index_path))
+}
+
+/// An `[[arr]]` header with no key under it.
+fn empty_aot_element(s: &str) -> bool {
+    let lines: Vec<&str> = s
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    lines
+        .iter()
+        .enumerate()
+        .any(|(i, l)| l.starts_with("[[") && lines.get(i + 1).is_none_or(|n| n.starts_with('[')))
+}
+
+/// A random TOML document: keys, dotted keys, tables, arrays of tables with sub-tables,
+/// inline tables and arrays (one- and multi-line), comments.
+fn random_toml() -> impl Strategy<Value = String> {
+    (
+        proptest::collection::vec((0usize..8, 0usize..10, 0usize..3), 0..18),
+        proptest::bool::ANY,
+    )
+        .prop_map(|(lines, final_nl)| {
+            let values = [
+                "1",
+                "\"s\"",
+                "'lit'",
+                "true",
+                "1.5",
+                "[1, 2]",
+                "[3]",
+                "{ a = 1, b = [\"x\"] }",
+                "\"\"\"\nml\"\"\"",
+                "{ c = [{ d = 1 }] }",
+            ];
+            // no empty tables or arrays: the JSON conversion has no leaf for them, so an
+            // `[[arr]]` element holding only one would be lost and shift the indices
+            let mut src = String::new();
+            for (i, (kind, v, c)) in lines.iter().enumerate() {
+                let comment = ["", " # c", ""][*c];
+                let line = match kind {
+                    0..=2 => format!("k{i} = {}{comment}", values[*v]),
+                    3 => format!("d{}.\"q k\".x{i} = {}{comment}", v % 2, values[*v]),
+                    4 => format!("[t{i}]{comment}"),
+                    // never empty: the JSON conversion would drop the element, and the
+                    // expected data's indices would no longer be the document's
+                    5 => format!("[[arr]]{comment}\nh{i} = {}", values[*v % 5]),
+                    6 => format!("[arr.s{i}]{comment}"),
+                    _ => format!("#{comment}"),
+                };
+                src.push_str(&line);
+                src.push('\n');
+                if *kind == 7 && *v == 0 {
+                    src.push_str(&format!("m{i} = [\n  1, # one\n  2,\n]\n"));
+                }
+            }
+            if !final_nl {
+                src.pop();
+            }
+            src
+        })
+}
+
+/// Paths into a TOML document: its values and every table above them, a new key beside
+/// each, and an index past the end of each array.
+fn toml_paths(src: &str) -> Vec<Vec<PathSeg>> {
+    let p = sops_rs::format::toml::parse(src).unwrap();
+    let mut out: Vec<Vec<PathSeg>> = Vec::new();
+    for l in &p.leaves {
+        if matches!(l.value, Some(sops_rs::value::Value::Comment(_))) {
+            continue;
+        }
+        for n in 1..=l.index_path.len() {
+            let ip = l.index_path[..n].to_vec();
+            if !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
+    }
+    let mut more = Vec::new();
+    for ip in &out {
+        let mut q = ip[..ip.len() - 1].to_vec();
+        q.push(match ip.last().unwrap() {
+            PathSeg::Key(_) => PathSeg::Key("added".into()),
+            PathSeg::Index(_) => PathSeg::Index(99),
+        });
+        if !out.contains(&q) && !more.contains(&q) {
+            more.push(q);
+        }
+    }
+    out.extend(more);
+    out
+}
+
+// no `{}`: an empty table in an array is lost or refused by the JSON conversion
+const TOML_VALUES: [&str; 6] = [
+    "\"plain\"",
+    "\"two\\nlines\"",
+    "42",
+    "false",
+    "{\"k\": [1, {\"n\": \"v\"}], \"e\": [], \"t\": {\"u\": 1}}",
+    "{\"l\": [{\"a\": 1}, {\"b\": {\"c\": 2}}]}",
+];
+
+proptest! {
+    #![proptest_config(random_yaml::config(96))]
+
+    #[test]
+    fn random_toml_edits(src in random_toml(), pick in any::<prop::sample::Index>(), vi in 0..TOML_VALUES.len()) {
+        prop_assume!(sops_rs::format::toml::parse(&src).is_ok());
+        let paths = toml_paths(&src);
+        prop_assume!(!paths.is_empty());
+        let p = pick.get(&paths).clone();
+        let v = TOML_VALUES[vi];
+        let existed = toml_path_exists(&src, &p);
+        let out = match pathedit::set(src.as_bytes(), Format::Toml, &p, v) {
+            Ok(Some(out)) => String::from_utf8(out).unwrap(),
+            Ok(None) => return Ok(()),
+            // inside an inline table with dotted keys
+            Err(Error::Unsupported(_)) => return Ok(()),
+            Err(e) => return Err(TestCaseError::fail(format!("{e}\n{src}"))),
+        };
+        if !existed {
+            prop_assert!(subsequence(&src, &out), "an insertion changed bytes\n--- before\n{}\n--- after\n{}", src, out);
+        }
+        let mut want = tree(src.as_bytes(), Format::Toml);
+        expect_set(&mut want, &p, tree_of_json(v));
+        let conv = convert(out.as_bytes(), Format::Toml, Format::Json);
+        prop_assert!(conv.is_ok(), "{:?}: path {:?} value {}\n--- before\n{}\n--- after\n{}", conv.err(), p, v, src, out);
+        prop_assert_eq!(toml_tree(&out), sorted(want), "path {:?} value {}\n--- before\n{}\n--- after\n{}", p, v, src, out);
+    }
+
+    #[test]
+    fn random_toml_unsets(src in random_toml(), pick in any::<prop::sample::Index>()) {
+        prop_assume!(sops_rs::format::toml::parse(&src).is_ok());
+        let paths: Vec<_> = toml_paths(&src).into_iter().filter(|p| {
+            !matches!(p.last(), Some(PathSeg::Index(99))) && p.last() != Some(&PathSeg::Key("added".into()))
+        }).collect();
+        prop_assume!(!paths.is_empty());
+        let p = pick.get(&paths).clone();
+        let out = match pathedit::unset(src.as_bytes(), Format::Toml, &p) {
+            Ok(Some(out)) => String::from_utf8(out).unwrap(),
+            Ok(None) => return Err(TestCaseError::fail("a present path was not removed")),
+            Err(Error::Unsupported(_)) => return Ok(()),
+            Err(e) => return Err(TestCaseError::fail(format!("{e}\n{src}"))),
+        };
+        // an emptied `[[arr]]` element: the JSON conversion would lose it
+        prop_assume!(!empty_aot_element(&out));
+        prop_assert!(subsequence(&out, &src), "more than removed\n--- before\n{}\n--- after\n{}", src, out);
+        let mut want = tree(src.as_bytes(), Format::Toml);
+        expect_unset(&mut want, &p);
+        prop_assert_eq!(toml_tree(&out), sorted(want), "path {:?}\n--- before\n{}\n--- after\n{}", p, src, out);
     }
 }
