@@ -578,6 +578,18 @@ mod tests {
     }
 
     #[test]
+    fn toml_changes_merge_and_additions_are_refused() {
+        let b = b"a = 1\n[s]\nx = \"p\"\ny = true\n";
+        let o = b"a = 2\n[s]\nx = \"p\"\ny = true\n";
+        let t = b"a = 1\n[s]\nx = \"q\"\ny = true\n";
+        let got = merge(b, o, t, Format::Toml).unwrap();
+        assert_eq!(merged(got), "a = 2\n[s]\nx = \"q\"\ny = true\n");
+        // pathedit cannot add TOML keys yet: an error, so the caller merges as text
+        let t2 = b"a = 1\n[s]\nx = \"p\"\ny = true\nz = 3\n";
+        assert!(merge(b, o, t2, Format::Toml).is_err());
+    }
+
+    #[test]
     fn multi_document_yaml_is_refused() {
         let s = b"a: 1\n---\nb: 2\n";
         assert!(matches!(

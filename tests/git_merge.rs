@@ -422,3 +422,15 @@ fn plain_files_under_the_driver_merge_as_git_would() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(r.read(rel), "a: 2\nb: 1\nc: 1\nd: 2\n");
 }
+
+#[test]
+fn a_path_with_a_space_merges() {
+    // %P reaches the driver as one argument (git quotes it for the shell)
+    let r = Repo::new("gm-space");
+    let c = &CASES[0];
+    let rel = "secrets/my app.enc.yaml";
+    r.branches(rel, c.base, c.ours, c.theirs, true);
+    let o = r.merge(true);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(r.plaintext(rel), c.merged);
+}

@@ -308,7 +308,9 @@ fn patterns(root: &Path, config: &Option<PathBuf>) -> Result<Vec<String>, Failur
     Ok(out)
 }
 
-/// A path as a literal `.gitattributes` pattern: glob characters escaped, blanks as `[ ]`.
+/// A path as a `.gitattributes` pattern: glob characters escaped, blanks as `?` (git splits
+/// the line at blanks before it reads the pattern, so `[ ]` or `\ ` would not survive; `?`
+/// also matches other names of that shape, which is harmless: other files pass through).
 fn escape_pattern(p: &str) -> String {
     let mut s = String::with_capacity(p.len());
     for c in p.chars() {
@@ -317,7 +319,7 @@ fn escape_pattern(p: &str) -> String {
                 s.push('\\');
                 s.push(c);
             }
-            ' ' => s.push_str("[ ]"),
+            c if c.is_whitespace() => s.push('?'),
             c => s.push(c),
         }
     }
@@ -636,6 +638,6 @@ mod tests {
 
     #[test]
     fn patterns_are_literal() {
-        assert_eq!(escape_pattern("a b/[x]*.yaml"), "a[ ]b/\\[x\\]\\*.yaml");
+        assert_eq!(escape_pattern("a b/[x]*.yaml"), "a?b/\\[x\\]\\*.yaml");
     }
 }
