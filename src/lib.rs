@@ -37,6 +37,7 @@ pub mod document;
 pub mod error;
 pub mod format;
 pub mod keys;
+pub mod merge;
 pub mod metadata;
 pub mod pathedit;
 pub mod select;

@@ -128,9 +128,9 @@ fn setup_writes_config_and_attributes() {
     let r = setup_repo("git-setup");
     let attrs = std::fs::read_to_string(r.dir.join(".gitattributes")).unwrap();
     for p in [
-        "/secrets/app.enc.yaml diff=sopsrs",
-        "/secrets/db.enc.json diff=sopsrs",
-        "/secrets/readme.enc.yaml diff=sopsrs",
+        "/secrets/app.enc.yaml diff=sopsrs merge=sopsrs",
+        "/secrets/db.enc.json diff=sopsrs merge=sopsrs",
+        "/secrets/readme.enc.yaml diff=sopsrs merge=sopsrs",
     ] {
         assert!(attrs.lines().any(|l| l == p), "{p} in:\n{attrs}");
     }
@@ -159,7 +159,10 @@ fn setup_writes_config_and_attributes() {
     assert!(r.sops_rs(&["git", "setup"]).status.success());
     let now = std::fs::read_to_string(r.dir.join(".gitattributes")).unwrap();
     assert!(now.starts_with("*.png binary\n# >>> sops-rs"), "{now}");
-    assert!(now.contains("/secrets/new.enc.yaml diff=sopsrs\n"), "{now}");
+    assert!(
+        now.contains("/secrets/new.enc.yaml diff=sopsrs merge=sopsrs\n"),
+        "{now}"
+    );
     assert_eq!(now.matches("/secrets/app.enc.yaml").count(), 1);
 }
 
@@ -170,9 +173,9 @@ fn setup_without_rules_uses_common_patterns_and_global_writes_no_attributes() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let attrs = std::fs::read_to_string(r.dir.join(".gitattributes")).unwrap();
     for p in [
-        "*.enc.yaml diff=sopsrs",
-        "*.enc.json diff=sopsrs",
-        "*.enc.env diff=sopsrs",
+        "*.enc.yaml diff=sopsrs merge=sopsrs",
+        "*.enc.json diff=sopsrs merge=sopsrs",
+        "*.enc.env diff=sopsrs merge=sopsrs",
     ] {
         assert!(attrs.lines().any(|l| l == p), "{p} in:\n{attrs}");
     }

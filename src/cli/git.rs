@@ -8,8 +8,9 @@
 //! `PATH` is this very executable, else this executable's absolute path (quoted for the
 //! shell git runs it with), so that a build outside `PATH` still works.
 //!
-//! Other drivers (a merge driver) are added by extending [`config_entries`] and
-//! [`ATTRIBUTES`]: re-running `git setup` rewrites the managed block with the new attributes.
+//! The merge driver (`merge.sopsrs.driver`, `merge=sopsrs`) is `git merge`: see [`merge`].
+//! Other drivers are added by extending [`config_entries`] and [`ATTRIBUTES`]: re-running
+//! `git setup` rewrites the managed block with the new attributes.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ use super::{Failure, age_env, code, env, relative_to_config};
 /// The driver's name in git's config and in `.gitattributes`.
 pub const DRIVER: &str = "sopsrs";
 /// The attributes each managed `.gitattributes` line sets.
-pub const ATTRIBUTES: &[&str] = &["diff=sopsrs"];
+pub const ATTRIBUTES: &[&str] = &["diff=sopsrs", "merge=sopsrs"];
 /// Written when there is no configuration to say which files are encrypted.
 const COMMON_PATTERNS: &[&str] = &[
     "*.enc.yaml",
@@ -53,6 +54,24 @@ pub enum GitCmd {
     /// The diff driver's textconv: print an encrypted file's plaintext, any other file as it
     /// is; never fails
     Textconv(TextconvArgs),
+    /// The merge driver: merge the values of an encrypted file three ways (git passes
+    /// %O %A %B); the result replaces OURS; exit 1 on conflict, naming the key paths
+    Merge(MergeArgs),
+}
+
+#[derive(Args)]
+pub struct MergeArgs {
+    /// Conflict marker size for a textual merge (git's %L)
+    #[arg(long, default_value_t = 7)]
+    pub marker_size: usize,
+    /// The common ancestor's version (%O)
+    pub base: PathBuf,
+    /// Our version (%A): the result is written here
+    pub ours: PathBuf,
+    /// Their version (%B)
+    pub theirs: PathBuf,
+    /// The path in the repository (%P), for the format and messages
+    pub path: Option<String>,
 }
 
 #[derive(Args)]
@@ -76,6 +95,7 @@ pub fn run(a: GitArgs, config: &Option<PathBuf>) -> Result<(), Failure> {
             textconv(&t.file);
             Ok(())
         }
+        GitCmd::Merge(m) => merge(&m),
     }
 }
 
@@ -134,7 +154,7 @@ fn self_command() -> Result<String, Failure> {
     Ok(shell_words::quote(s).into_owned())
 }
 
-/// The git config entries `git setup` writes (a merge driver adds its own here).
+/// The git config entries `git setup` writes.
 pub fn config_entries(cmd: &str) -> Vec<(String, String)> {
     vec![
         (
@@ -143,6 +163,15 @@ pub fn config_entries(cmd: &str) -> Vec<(String, String)> {
         ),
         // stated, so that a `true` set later at a wider scope does not apply here
         (format!("diff.{DRIVER}.cachetextconv"), "false".into()),
+        (
+            format!("merge.{DRIVER}.name"),
+            "sops-rs: merge the values of encrypted files".into(),
+        ),
+        // %L marker size, %O base, %A ours (the result goes there), %B theirs, %P the path
+        (
+            format!("merge.{DRIVER}.driver"),
+            format!("{cmd} git merge --marker-size=%L %O %A %B %P"),
+        ),
     ]
 }
 
@@ -180,10 +209,14 @@ fn setup(a: SetupArgs, config: &Option<PathBuf>) -> Result<(), Failure> {
         out,
         "git config {scope}: diff.{DRIVER}.textconv = {cmd} git textconv"
     );
+    let _ = writeln!(
+        out,
+        "git config {scope}: merge.{DRIVER}.driver = {cmd} git merge --marker-size=%L %O %A %B %P"
+    );
     let Some(root) = root else {
         let _ = writeln!(
             out,
-            "In each repository, mark the encrypted files in .gitattributes (`secrets.enc.yaml diff={DRIVER}`), or run `sops-rs git setup` there."
+            "In each repository, mark the encrypted files in .gitattributes (`secrets.enc.yaml diff={DRIVER} merge={DRIVER}`), or run `sops-rs git setup` there."
         );
         return Ok(());
     };
@@ -210,8 +243,9 @@ fn setup(a: SetupArgs, config: &Option<PathBuf>) -> Result<(), Failure> {
     }
     let _ = writeln!(
         out,
-        ".gitattributes: {} pattern(s) marked diff={DRIVER} ({added} new)",
-        patterns.len()
+        ".gitattributes: {} pattern(s) marked {} ({added} new)",
+        patterns.len(),
+        ATTRIBUTES.join(" ")
     );
     Ok(())
 }
@@ -274,7 +308,9 @@ fn patterns(root: &Path, config: &Option<PathBuf>) -> Result<Vec<String>, Failur
     Ok(out)
 }
 
-/// A path as a literal `.gitattributes` pattern: glob characters escaped, blanks as `[ ]`.
+/// A path as a `.gitattributes` pattern: glob characters escaped, blanks as `?` (git splits
+/// the line at blanks before it reads the pattern, so `[ ]` or `\ ` would not survive; `?`
+/// also matches other names of that shape, which is harmless: other files pass through).
 fn escape_pattern(p: &str) -> String {
     let mut s = String::with_capacity(p.len());
     for c in p.chars() {
@@ -283,7 +319,7 @@ fn escape_pattern(p: &str) -> String {
                 s.push('\\');
                 s.push(c);
             }
-            ' ' => s.push_str("[ ]"),
+            c if c.is_whitespace() => s.push('?'),
             c => s.push(c),
         }
     }
@@ -407,6 +443,182 @@ fn textconv(file: &Path) {
     let _ = out.write_all(&bytes).and_then(|()| out.flush());
 }
 
+// ---- merge ---------------------------------------------------------------------------
+
+/// Why the values of a file cannot be merged (the caller merges it as text instead).
+enum Unmergeable {
+    /// Not a sops file, or a format without values (binary): git's own merge applies.
+    NotSops,
+    /// A reason to name (no key, tampered, a change the format's editor cannot write).
+    Because(String),
+}
+
+/// The merge driver. Decrypts base, ours and theirs with the environment's keys, applies
+/// their value changes to our plaintext ([`sops_rs::merge`]) and re-encrypts it with our data
+/// key and key groups (unchanged values keep their ciphertext). A value conflict leaves OURS
+/// as it is and names the key paths (never values): exit 1. A file that cannot be decrypted
+/// or merged by value is merged as text by `git merge-file`, as git would without the driver
+/// (for an encrypted file that conflicts, at least on the `mac` line).
+fn merge(a: &MergeArgs) -> Result<(), Failure> {
+    let name = a
+        .path
+        .clone()
+        .unwrap_or_else(|| a.ours.display().to_string());
+    let read = |p: &Path| {
+        std::fs::read(p).map_err(|e| {
+            Failure::new(
+                code::COULD_NOT_READ_INPUT,
+                format!("{}: could not read: {e}", p.display()),
+            )
+        })
+    };
+    let (base, ours, theirs) = (read(&a.base)?, read(&a.ours)?, read(&a.theirs)?);
+    let format = match a.path.as_deref().map(Path::new) {
+        Some(p) if Format::known_extension(p) => Format::from_path(p),
+        _ => Format::detect_encrypted(&ours),
+    };
+    let why = match merge_values(&name, &base, &ours, &theirs, format) {
+        Ok(Some(bytes)) => {
+            return super::output::write_atomic(&a.ours, &bytes, 0o600).map_err(|e| {
+                Failure::new(
+                    code::COULD_NOT_WRITE_OUTPUT,
+                    format!("{name}: could not write the merged file: {e}"),
+                )
+            });
+        }
+        Ok(None) => {
+            return Err(Failure::new(
+                code::GENERIC,
+                format!("{name}: merge conflict in the values listed above; the file is left as it is on this branch"),
+            )
+            .hint(format!("resolve it with `sops-rs edit {name}`, then `git add {name}`")));
+        }
+        Err(Unmergeable::NotSops) => None,
+        Err(Unmergeable::Because(why)) => Some(why),
+    };
+    if let Some(why) = why {
+        eprintln!("sops-rs: {name}: {why}; merging it as text");
+    }
+    merge_as_text(a, &name)
+}
+
+/// `Ok(Some(bytes))` merged, `Ok(None)` conflicts (printed).
+fn merge_values(
+    name: &str,
+    base: &[u8],
+    ours: &[u8],
+    theirs: &[u8],
+    format: Format,
+) -> Result<Option<Vec<u8>>, Unmergeable> {
+    use sops_rs::merge::Outcome;
+    if format == Format::Binary {
+        return Err(Unmergeable::NotSops);
+    }
+    for (side, bytes) in [("base", base), ("ours", ours), ("theirs", theirs)] {
+        match document::read_metadata(bytes, format) {
+            Ok(Some(_)) => {}
+            Ok(None) | Err(Error::Syntax { .. } | Error::Unsupported(_) | Error::Read { .. }) => {
+                return Err(if side == "base" && bytes.is_empty() {
+                    Unmergeable::Because("added on both branches".into())
+                } else {
+                    Unmergeable::NotSops
+                });
+            }
+            Err(e) => return Err(Unmergeable::Because(format!("{side}: {}", reason(&e)))),
+        }
+    }
+    let sources = super::key_sources();
+    let open = |side: &str, bytes: &[u8]| {
+        document::Opened::open(bytes, format, &sources, &DecryptOptions::default())
+            .map_err(|e| Unmergeable::Because(format!("{side}: {}", reason(&e))))
+    };
+    let (b, o, t) = (
+        open("base", base)?,
+        open("ours", ours)?,
+        open("theirs", theirs)?,
+    );
+    if recipients(o.metadata()) != recipients(t.metadata()) {
+        eprintln!(
+            "sops-rs: {name}: the key groups differ between the branches; the merged file keeps this branch's (run `sops-rs updatekeys {name}` if theirs were meant)"
+        );
+    }
+    let outcome = sops_rs::merge::merge(b.plaintext(), o.plaintext(), t.plaintext(), format)
+        .map_err(|e| Unmergeable::Because(format!("the values cannot be merged: {e}")))?;
+    match outcome {
+        Outcome::Merged(plain) => o
+            .reseal(&plain, &document::now_rfc3339())
+            .map(|out| Some(out.bytes))
+            .map_err(|e| Unmergeable::Because(format!("cannot re-encrypt: {e}"))),
+        Outcome::Conflicts(list) => {
+            let mut err = std::io::stderr().lock();
+            for c in &list {
+                let _ = writeln!(
+                    err,
+                    "CONFLICT (sops-rs): {name}: {}",
+                    super::sanitize(&c.to_string())
+                );
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Each key group's age recipients (sorted) and how many keys of other types it has.
+fn recipients(m: &sops_rs::metadata::Metadata) -> Vec<(Vec<&str>, usize)> {
+    m.groups
+        .iter()
+        .map(|g| {
+            let mut r: Vec<&str> = g.age.iter().map(|k| k.recipient.as_str()).collect();
+            r.sort_unstable();
+            (r, g.others.len())
+        })
+        .collect()
+}
+
+/// git's own textual merge, into OURS; its exit status (the number of conflicts) passed on.
+fn merge_as_text(a: &MergeArgs, name: &str) -> Result<(), Failure> {
+    let marker = format!("--marker-size={}", a.marker_size);
+    let (lo, lb, lt) = (
+        format!("{name} (ours)"),
+        format!("{name} (base)"),
+        format!("{name} (theirs)"),
+    );
+    let (po, pb, pt) = (
+        a.ours.to_string_lossy(),
+        a.base.to_string_lossy(),
+        a.theirs.to_string_lossy(),
+    );
+    let out = git(
+        &[
+            "merge-file",
+            &marker,
+            "-L",
+            &lo,
+            "-L",
+            &lb,
+            "-L",
+            &lt,
+            "--",
+            &po,
+            &pb,
+            &pt,
+        ],
+        None,
+    )?;
+    let _ = std::io::stderr().write_all(&out.stderr);
+    match out.status.code() {
+        Some(0) => Ok(()),
+        Some(n) if n > 0 => Err(Failure::new(
+            code::GENERIC,
+            format!("{name}: {n} conflict(s) in the textual merge"),
+        )),
+        _ => Err(Failure::new(
+            code::GENERIC,
+            format!("{name}: `git merge-file` failed"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,7 +628,7 @@ mod tests {
         let (t, n) = merge_block("*.png binary\n", &["/a.enc.yaml".into()]);
         assert_eq!(n, 1);
         assert!(t.starts_with("*.png binary\n# >>> sops-rs"));
-        assert!(t.contains("\n/a.enc.yaml diff=sopsrs\n# <<< sops-rs\n"));
+        assert!(t.contains("\n/a.enc.yaml diff=sopsrs merge=sopsrs\n# <<< sops-rs\n"));
         let (t2, n2) = merge_block(&t, &["/a.enc.yaml".into(), "/b.enc.json".into()]);
         assert_eq!(n2, 1);
         assert_eq!(t2.matches("/a.enc.yaml").count(), 1);
@@ -426,6 +638,6 @@ mod tests {
 
     #[test]
     fn patterns_are_literal() {
-        assert_eq!(escape_pattern("a b/[x]*.yaml"), "a[ ]b/\\[x\\]\\*.yaml");
+        assert_eq!(escape_pattern("a b/[x]*.yaml"), "a?b/\\[x\\]\\*.yaml");
     }
 }

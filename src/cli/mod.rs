@@ -99,7 +99,7 @@ enum Cmd {
     ExecEnv(exec::ExecEnvArgs),
     /// Run a command with the decrypted file at a temporary path (`{}` in the command)
     ExecFile(exec::ExecFileArgs),
-    /// Git integration: plaintext diffs of encrypted files (`git setup`, `git textconv`)
+    /// Git integration: plaintext diffs and value merges of encrypted files (`git setup`, `git textconv`, `git merge`)
     Git(git::GitArgs),
     /// Print a shell completion script (bash, zsh or fish)
     Completion(completion::CompletionArgs),
