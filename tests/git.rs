@@ -337,10 +337,11 @@ fn textconv_never_fails() {
     }
     // each reason: one marker line, then the file as stored; exit 0
     let stored = std::fs::read_to_string(r.dir.join("secrets/app.enc.yaml")).unwrap();
-    // a key group entry without its recipient
+    // metadata without `lastmodified` (sops refuses it on load; an entry without its
+    // recipient, by contrast, sops reads as an empty recipient and decrypts)
     let bad_meta: String = stored
         .lines()
-        .filter(|l| !l.contains("recipient: age1"))
+        .filter(|l| !l.trim_start().starts_with("lastmodified:"))
         .map(|l| format!("{l}\n"))
         .collect();
     r.write("bad-meta.enc.yaml", &bad_meta);
