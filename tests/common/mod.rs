@@ -83,9 +83,13 @@ pub fn key1_file() -> String {
 /// A fresh, empty directory under target/ (no config files above it that matter:
 /// tests pass `--config /dev/null`-free commands with explicit keys).
 pub fn scratch(name: &str) -> PathBuf {
+    // a counter too: two tests of one binary asking for the same name must not share (and
+    // remove) each other's directory
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let d = root()
         .join("target/test-scratch")
-        .join(format!("{name}-{}", std::process::id()));
+        .join(format!("{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
