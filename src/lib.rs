@@ -36,6 +36,8 @@ pub mod crypto;
 pub mod document;
 pub mod error;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keys;
 pub mod merge;
 pub mod metadata;

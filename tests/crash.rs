@@ -16,7 +16,7 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,15 +38,30 @@ enum Start {
 type Verify = fn(&Ctx, &[u8]) -> Result<(), String>;
 
 /// One command under test: its name, the target's starting content, argv after the binary
-/// (`{file}` is the target's path) and the check of a complete result. Add a row per command.
-struct Row(&'static str, Start, &'static [&'static str], Verify);
+/// (`{file}` is the target's path), the check of a complete result, and extra environment
+/// (`{runtime}` is a scratch `XDG_RUNTIME_DIR`). Add a row per command.
+struct Row(
+    &'static str,
+    Start,
+    &'static [&'static str],
+    Verify,
+    &'static [(&'static str, &'static str)],
+);
+
+/// The edit row's editor: changes one value in place, as a user saving in vim would.
+const SED_EDITOR: &str = "sed -i -e 's/^key_7: .*/key_7: changed/'";
 
 #[rustfmt::skip]
 const ROWS: &[Row] = &[
-    Row("encrypt -i", Start::Plain, &["encrypt", "-i", "--age", KEY1_PUB, "{file}"], decrypts_to_plain),
-    Row("decrypt -i", Start::Encrypted, &["decrypt", "-i", "{file}"], equals_plain),
-    Row("rotate -i", Start::Encrypted, &["rotate", "-i", "{file}"], decrypts_to_plain),
-    Row("set", Start::Encrypted, &["set", "{file}", "[\"key_7\"]", "\"changed\""], decrypts_and_verifies),
+    Row("encrypt -i", Start::Plain, &["encrypt", "-i", "--age", KEY1_PUB, "{file}"], decrypts_to_plain, &[]),
+    Row("decrypt -i", Start::Encrypted, &["decrypt", "-i", "{file}"], equals_plain, &[]),
+    Row("rotate -i", Start::Encrypted, &["rotate", "-i", "{file}"], decrypts_to_plain, &[]),
+    Row("set", Start::Encrypted, &["set", "{file}", "[\"key_7\"]", "\"changed\""], decrypts_and_verifies, &[]),
+    // edit keeps its plaintext in a 0700 dir under $XDG_RUNTIME_DIR while the editor runs: a
+    // SIGKILL cannot remove it (no handler runs), which is why it lives there, on the tmpfs the
+    // login manager clears at logout. The test checks what a kill leaves is 0700/0600.
+    Row("edit", Start::Encrypted, &["edit", "{file}"], decrypts_and_verifies,
+        &[("EDITOR", SED_EDITOR), ("XDG_RUNTIME_DIR", "{runtime}")]),
 ];
 
 /// Kills per row that interrupt a run at a uniform random delay over the measured run time, and
@@ -171,6 +186,61 @@ fn command(args: &[&str], file: &Path, dir: &Path) -> Command {
     c
 }
 
+/// The scratch `XDG_RUNTIME_DIR` of the rows that need one, beside the test's directory.
+fn runtime_dir(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap().to_os_string();
+    name.push("-runtime");
+    dir.with_file_name(name)
+}
+
+/// `command` for a row: its argv and its environment.
+fn row_command(row: &Row, file: &Path, dir: &Path) -> Command {
+    let mut c = command(row.2, file, dir);
+    let runtime = runtime_dir(dir);
+    for (k, v) in row.4 {
+        if *v == "{runtime}" {
+            fs::create_dir_all(&runtime).unwrap();
+            c.env(k, &runtime);
+        } else {
+            c.env(k, v);
+        }
+    }
+    c
+}
+
+/// What killed runs left under the scratch `XDG_RUNTIME_DIR`: edit's plaintext directories,
+/// which must be 0700 with 0600 files (only the user can read a plaintext a kill left behind).
+fn runtime_leftovers(dir: &Path) -> Result<usize, String> {
+    let Ok(entries) = fs::read_dir(runtime_dir(dir)) else {
+        return Ok(0);
+    };
+    let mut n = 0;
+    for e in entries {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        let meta = fs::symlink_metadata(e.path()).unwrap();
+        let mode = meta.permissions().mode() & 0o7777;
+        if !name.starts_with("sops-rs-edit-") || !meta.is_dir() || mode != 0o700 {
+            return Err(format!(
+                "runtime dir: {name:?} left with mode {mode:o} (want a sops-rs-edit-* dir, 0700)"
+            ));
+        }
+        for f in fs::read_dir(e.path()).unwrap() {
+            let f = f.unwrap();
+            let m = fs::symlink_metadata(f.path()).unwrap();
+            let mode = m.permissions().mode() & 0o7777;
+            if !m.is_file() || mode != 0o600 {
+                return Err(format!(
+                    "runtime dir: {name}/{:?} left with mode {mode:o} (want a 0600 file)",
+                    f.file_name()
+                ));
+            }
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Where a kill landed, judged from what it left.
 #[derive(Default, Debug)]
 struct Landed {
@@ -198,7 +268,8 @@ fn seed() -> u64 {
 fn complete_run(row: &Row, ctx: &Ctx, dir: &Path, file: &Path, original: &[u8]) -> Duration {
     fs::write(file, original).unwrap();
     let t = Instant::now();
-    let out = command(row.2, file, dir).output().unwrap();
+    let before = runtime_leftovers(dir).unwrap_or(0);
+    let out = row_command(row, file, dir).output().unwrap();
     let took = t.elapsed();
     assert!(
         out.status.success(),
@@ -210,6 +281,12 @@ fn complete_run(row: &Row, ctx: &Ctx, dir: &Path, file: &Path, original: &[u8]) 
     if let Err(e) = (row.3)(ctx, &fs::read(file).unwrap()) {
         panic!("{}: the result of an uninterrupted run {e}", row.0);
     }
+    assert_eq!(
+        runtime_leftovers(dir),
+        Ok(before),
+        "{}: an uninterrupted run left a plaintext directory",
+        row.0
+    );
     took
 }
 
@@ -225,8 +302,11 @@ fn kill_once(
 ) -> Result<(&'static str, Vec<String>), String> {
     fs::write(file, original).unwrap();
     fs::set_permissions(file, fs::Permissions::from_mode(0o644)).unwrap();
-    let mut child = command(row.2, file, dir)
+    // its own process group, so that the kill takes the editor of an edit with it (an orphaned
+    // editor would go on writing into the plaintext directory while we look at it)
+    let mut child = row_command(row, file, dir)
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .unwrap();
     let pid = child.id();
@@ -250,8 +330,11 @@ fn kill_once(
         }
     }
     let finished = child.try_wait().unwrap().is_some();
-    let _ = child.kill(); // SIGKILL
+    // SIGKILL to the group
+    // SAFETY: kill(2) on a process group we created; no memory is involved.
+    unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
     let status = child.wait().unwrap();
+    runtime_leftovers(dir)?;
     let now = fs::read(file).unwrap();
     let target_name = file.file_name().unwrap().to_string_lossy().into_owned();
     let mut own_temp = false;
@@ -384,11 +467,14 @@ fn kill_9_leaves_the_original_or_a_complete_file() {
                 final_mode.len()
             ));
         }
+        // edit's plaintext directories left by kills (checked 0700/0600 after every kill)
+        let plain_dirs = runtime_leftovers(&dir).unwrap_or(0);
+        let _ = fs::remove_dir_all(runtime_dir(&dir));
         if landed.mid_write == 0 {
             failures.push(format!("{}: no kill landed mid-write: {landed:?}", row.0));
         }
         eprintln!(
-            "crash: {}: run {:?}, {i} kills: {landed:?}; {} temps left by kills, {} after the next run",
+            "crash: {}: run {:?}, {i} kills: {landed:?}; {} temps left by kills, {} after the next run; {plain_dirs} plaintext dirs (0700) left in XDG_RUNTIME_DIR",
             row.0,
             times[1],
             stale.len(),

@@ -496,4 +496,94 @@ mod tests {
         assert_eq!(&combine(&[&s3, &s2]).unwrap()[..], &key[..]);
         assert_eq!(&combine(&[&s1, &s2, &s3]).unwrap()[..], &key[..]);
     }
+
+    /// Property tests over random secrets, share counts, thresholds and subsets.
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+        use proptest::sample::subsequence;
+
+        /// (parts, threshold) with 2 <= threshold <= parts <= 12.
+        fn params() -> impl Strategy<Value = (usize, usize)> {
+            (2usize..=12).prop_flat_map(|parts| (Just(parts), 2..=parts))
+        }
+
+        /// (parts, threshold, a shuffled subset of share indices of size in `size(parts, threshold)`).
+        fn subset(
+            size: fn(usize, usize) -> std::ops::RangeInclusive<usize>,
+        ) -> impl Strategy<Value = (usize, usize, Vec<usize>)> {
+            params().prop_flat_map(move |(parts, threshold)| {
+                (
+                    Just(parts),
+                    Just(threshold),
+                    subsequence((0..parts).collect::<Vec<_>>(), size(parts, threshold))
+                        .prop_shuffle(),
+                )
+            })
+        }
+
+        fn pick<'a>(shares: &'a [Vec<u8>], idx: &[usize]) -> Vec<&'a [u8]> {
+            idx.iter().map(|&i| &shares[i][..]).collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// Any threshold-or-more subset of the shares, in any order, gives the secret back.
+            #[test]
+            fn enough_shares_give_the_secret(
+                secret in proptest::collection::vec(any::<u8>(), 1..64),
+                (parts, threshold, idx) in subset(|p, t| t..=p),
+            ) {
+                let shares = split(&secret, parts, threshold).unwrap();
+                let got = combine(&pick(&shares, &idx)).unwrap();
+                prop_assert_eq!(&got[..], &secret[..]);
+            }
+
+            /// Fewer than the threshold never gives the secret (32-byte secrets, as sops' data
+            /// keys: a chance equality is 2^-256); a single share is refused outright.
+            #[test]
+            fn too_few_shares_never_give_the_secret(
+                secret in proptest::collection::vec(any::<u8>(), 32),
+                (parts, threshold, idx) in subset(|_, t| 1..=t - 1),
+            ) {
+                let shares = split(&secret, parts, threshold).unwrap();
+                match combine(&pick(&shares, &idx)) {
+                    Ok(got) => {
+                        prop_assert!(idx.len() >= 2);
+                        prop_assert_ne!(&got[..], &secret[..]);
+                    }
+                    Err(e) => {
+                        prop_assert_eq!(idx.len(), 1);
+                        prop_assert!(matches!(e, ShamirError::TooFewParts));
+                    }
+                }
+            }
+
+            /// sops' layout: one y byte per secret byte, then x as the last byte, x = 1..=parts
+            /// in order; each y byte lies on a polynomial of degree threshold - 1 whose value at
+            /// 0 is the secret byte (checked by interpolating from exactly threshold shares).
+            #[test]
+            fn share_format_is_y_bytes_then_x(
+                secret in proptest::collection::vec(any::<u8>(), 32),
+                (parts, threshold) in params(),
+            ) {
+                let shares = split(&secret, parts, threshold).unwrap();
+                prop_assert_eq!(shares.len(), parts);
+                for (i, share) in shares.iter().enumerate() {
+                    prop_assert_eq!(share.len(), 33);
+                    prop_assert_eq!(usize::from(share[32]), i + 1);
+                }
+                let xs: Vec<u8> = shares[..threshold].iter().map(|s| s[32]).collect();
+                for b in 0..32 {
+                    let ys: Vec<u8> = shares[..threshold].iter().map(|s| s[b]).collect();
+                    prop_assert_eq!(interpolate(&xs, &ys, 0), secret[b]);
+                    // every further share lies on the same polynomial
+                    for s in &shares[threshold..] {
+                        prop_assert_eq!(interpolate(&xs, &ys, s[32]), s[b]);
+                    }
+                }
+            }
+        }
+    }
 }
