@@ -378,3 +378,44 @@ fn shamir_groups_interoperate_with_sops() {
         }
     }
 }
+
+#[test]
+fn rotate_takes_several_files_and_directories() {
+    let dir = isolated_scratch("rotate-many");
+    std::fs::create_dir_all(dir.join("d/sub")).unwrap();
+    for f in ["a.yaml", "d/b.yaml", "d/sub/c.yaml"] {
+        std::fs::write(dir.join(f), PLAIN).unwrap();
+        ok(&ours(
+            &["encrypt", "--age", &pubkey(1), "-i", f],
+            &dir,
+            &key("key1.txt"),
+        ));
+    }
+    std::fs::write(dir.join("d/plain.yaml"), "k: v\n").unwrap();
+    let before: Vec<String> = ["a.yaml", "d/b.yaml", "d/sub/c.yaml"]
+        .iter()
+        .map(|f| std::fs::read_to_string(dir.join(f)).unwrap())
+        .collect();
+    // several files need -i
+    let out = ours(&["rotate", "a.yaml", "d"], &dir, &key("key1.txt"));
+    assert_eq!(out.status.code(), Some(8));
+    let out = ours(
+        &["rotate", "-i", "--add-age", &pubkey(2), "a.yaml", "d"],
+        &dir,
+        &key("key1.txt"),
+    );
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rotated 3 of 3 files"));
+    for (f, b) in ["a.yaml", "d/b.yaml", "d/sub/c.yaml"].iter().zip(&before) {
+        assert_ne!(&std::fs::read_to_string(dir.join(f)).unwrap(), b, "{f}");
+        assert_eq!(
+            decrypts_to(&bin(), f, &dir, &key("key2.txt")).unwrap(),
+            PLAIN
+        );
+    }
+    // the plaintext file in the directory was left alone
+    assert_eq!(
+        std::fs::read_to_string(dir.join("d/plain.yaml")).unwrap(),
+        "k: v\n"
+    );
+}

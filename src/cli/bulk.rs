@@ -264,6 +264,31 @@ fn write(job: &Job, bytes: &[u8], new_mode: u32) -> Result<(), Failure> {
     })
 }
 
+/// Run `work` on every file named, and on the encrypted files under the directories named
+/// (`rotate` of many files), in place, in parallel, every file attempted.
+pub(super) fn each_encrypted(
+    paths: &[PathBuf],
+    verb: &str,
+    work: impl Fn(&Path) -> Result<(), Failure> + Sync,
+) -> Result<(), Failure> {
+    let mut jobs = Vec::new();
+    for p in paths {
+        let found = if p.is_dir() {
+            walk(p, Kind::Decrypt, &None)?
+                .into_iter()
+                .map(|(f, _)| f)
+                .collect()
+        } else {
+            vec![p.clone()]
+        };
+        jobs.extend(found.into_iter().map(|f| Job {
+            output: f.clone(),
+            input: f,
+        }));
+    }
+    run_all(&jobs, verb, |job| work(&job.input))
+}
+
 pub(super) fn decrypt_many(a: DecryptArgs, verbose: bool) -> Result<(), Failure> {
     let jobs = plan(
         a.io.file.as_deref(),

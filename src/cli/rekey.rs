@@ -17,6 +17,8 @@ use super::{
 #[derive(Args)]
 pub(super) struct RotateArgs {
     file: PathBuf,
+    /// More files, or directories (their encrypted files); these need -i
+    more: Vec<PathBuf>,
     /// Write the result over the input file (atomically)
     #[arg(short = 'i', long)]
     in_place: bool,
@@ -145,8 +147,23 @@ pub(super) fn rotate(a: RotateArgs) -> Result<(), Failure> {
             "--in-place and --output cannot be used together",
         ));
     }
-    let name = a.file.display().to_string();
-    let opened = open(&a.file, a.input_type.as_deref(), a.ignore_mac)?;
+    if !a.more.is_empty() || a.file.is_dir() {
+        if !a.in_place {
+            return Err(Failure::new(
+                code::CONFLICTING_PARAMETERS,
+                "rotating several files (or a directory) needs -i",
+            ));
+        }
+        let mut paths = vec![a.file.clone()];
+        paths.extend(a.more.iter().cloned());
+        return super::bulk::each_encrypted(&paths, "rotated", |f| rotate_one(&a, f));
+    }
+    rotate_one(&a, &a.file)
+}
+
+fn rotate_one(a: &RotateArgs, file: &Path) -> Result<(), Failure> {
+    let name = file.display().to_string();
+    let opened = open(file, a.input_type.as_deref(), a.ignore_mac)?;
     let mut groups = opened.key_groups().map_err(|e| fail(&name, e))?;
     let add = recipients(&a.add_age);
     let rm = recipients(&a.rm_age);
@@ -172,7 +189,7 @@ pub(super) fn rotate(a: RotateArgs) -> Result<(), Failure> {
     let out = opened
         .rotate(&groups, threshold, &document::now_rfc3339())
         .map_err(|e| fail(&name, e))?;
-    write(target(&a.file, a.in_place, a.output.as_deref()), &out.bytes)
+    write(target(file, a.in_place, a.output.as_deref()), &out.bytes)
 }
 
 pub(super) fn groups(cmd: GroupsCmd) -> Result<(), Failure> {
