@@ -578,15 +578,16 @@ mod tests {
     }
 
     #[test]
-    fn toml_changes_merge_and_additions_are_refused() {
+    fn toml_changes_and_additions_merge() {
         let b = b"a = 1\n[s]\nx = \"p\"\ny = true\n";
         let o = b"a = 2\n[s]\nx = \"p\"\ny = true\n";
         let t = b"a = 1\n[s]\nx = \"q\"\ny = true\n";
         let got = merge(b, o, t, Format::Toml).unwrap();
         assert_eq!(merged(got), "a = 2\n[s]\nx = \"q\"\ny = true\n");
-        // pathedit cannot add TOML keys yet: an error, so the caller merges as text
+        // an added key lands in ours' table, after its last key
         let t2 = b"a = 1\n[s]\nx = \"p\"\ny = true\nz = 3\n";
-        assert!(merge(b, o, t2, Format::Toml).is_err());
+        let got = merge(b, o, t2, Format::Toml).unwrap();
+        assert_eq!(merged(got), "a = 2\n[s]\nx = \"p\"\ny = true\nz = 3\n");
     }
 
     #[test]
