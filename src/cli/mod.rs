@@ -373,11 +373,17 @@ fn read_input(file: Option<&Path>) -> Result<Vec<u8>, Failure> {
 
 fn write_output(io: &IoArgs, bytes: &[u8], new_mode: u32) -> Result<(), Failure> {
     let target = if io.in_place {
-        io.file.clone()
+        io.file.as_deref()
     } else {
-        io.output.clone()
+        io.output.as_deref()
     };
-    if let Some(t) = &target
+    write_to(target, bytes, new_mode)
+}
+
+/// Write `bytes` atomically to `target` (`new_mode` for a file that does not exist yet), or
+/// to stdout.
+fn write_to(target: Option<&Path>, bytes: &[u8], new_mode: u32) -> Result<(), Failure> {
+    if let Some(t) = target
         && let Ok(m) = std::fs::metadata(t)
         && std::os::unix::fs::MetadataExt::nlink(&m) > 1
     {
@@ -390,7 +396,7 @@ fn write_output(io: &IoArgs, bytes: &[u8], new_mode: u32) -> Result<(), Failure>
         );
     }
     match target {
-        Some(t) => output::write_atomic(&t, bytes, new_mode).map_err(|e| {
+        Some(t) => output::write_atomic(t, bytes, new_mode).map_err(|e| {
             Failure::new(
                 code::COULD_NOT_WRITE_OUTPUT,
                 format!("{}: could not write: {e}", t.display()),

@@ -10,7 +10,7 @@ use sops_rs::keys::KeySpec;
 use sops_rs::{Error, Format};
 
 use super::{
-    Failure, age_env, code, fail, format_of, key_sources, load_config, output, read_input,
+    Failure, age_env, code, fail, format_of, key_sources, load_config, read_input,
     relative_to_config, sanitize,
 };
 
@@ -119,21 +119,7 @@ fn detect(file: &Path, input_type: Option<&str>, input: &[u8]) -> Result<Format,
 }
 
 fn write(target: Option<&Path>, bytes: &[u8]) -> Result<(), Failure> {
-    match target {
-        Some(t) => output::write_atomic(t, bytes, 0o644).map_err(|e| {
-            Failure::new(
-                code::COULD_NOT_WRITE_OUTPUT,
-                format!("{}: could not write: {e}", t.display()),
-            )
-            .hint("the original file is unchanged")
-        }),
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(bytes)
-                .and_then(|()| out.flush())
-                .map_err(|e| Failure::new(code::COULD_NOT_WRITE_OUTPUT, format!("stdout: {e}")))
-        }
-    }
+    super::write_to(target, bytes, 0o644)
 }
 
 fn target<'a>(file: &'a Path, in_place: bool, output: Option<&'a Path>) -> Option<&'a Path> {

@@ -8,7 +8,7 @@ use clap::Args;
 use sops_rs::document::{self, DecryptOptions, Opened};
 use sops_rs::{Format, pathedit};
 
-use super::{Failure, code, fail, format_of, key_sources, output, read_input};
+use super::{Failure, code, fail, format_of, key_sources, read_input};
 
 #[derive(Args)]
 pub(super) struct SetArgs {
@@ -78,13 +78,7 @@ fn save(file: &std::path::Path, opened: &Opened, plain: &[u8]) -> Result<(), Fai
     let out = opened
         .reseal(plain, &document::now_rfc3339())
         .map_err(|e| fail(&name, e))?;
-    output::write_atomic(file, &out.bytes, 0o644).map_err(|e| {
-        Failure::new(
-            code::COULD_NOT_WRITE_OUTPUT,
-            format!("{name}: could not write: {e}"),
-        )
-        .hint("the original file is unchanged")
-    })
+    super::write_to(Some(file), &out.bytes, 0o644)
 }
 
 pub(super) fn set(a: SetArgs) -> Result<(), Failure> {
