@@ -65,10 +65,14 @@ fn bench(c: &mut Criterion) {
         selector: Default::default(),
         mac_only_encrypted: false,
         now: "2026-01-01T00:00:00Z".into(),
+        backends: Default::default(),
     };
     let mut age = Identities::new();
     age.add_key_text(KEY, "bench").unwrap();
-    let sources = KeySources { age };
+    let sources = KeySources {
+        age,
+        ..Default::default()
+    };
     for (name, fmt, make) in [
         ("yaml", Format::Yaml, yaml as fn(usize) -> String),
         ("json", Format::Json, json),

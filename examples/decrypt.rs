@@ -13,7 +13,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = decrypt(
         &input,
         format,
-        &KeySources { age },
+        &KeySources {
+            age,
+            ..Default::default()
+        },
         &DecryptOptions::default(),
     )?;
     print!("{}", String::from_utf8_lossy(&out.bytes));

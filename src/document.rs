@@ -34,6 +34,8 @@ pub struct EncryptOptions {
     pub mac_only_encrypted: bool,
     /// The time to record as `lastmodified` (RFC 3339, UTC, whole seconds).
     pub now: String,
+    /// How to reach the key services of non-age keys.
+    pub backends: keys::Backends,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -99,6 +101,8 @@ pub struct Opened {
     format: Format,
     cipher: Cipher,
     meta: Metadata,
+    /// For wrapping the key again (`rekey`, `rotate`).
+    backends: keys::Backends,
 }
 
 impl std::fmt::Debug for Opened {
@@ -131,6 +135,7 @@ impl Opened {
             format,
             cipher,
             meta,
+            backends: sources.backends.clone(),
         })
     }
 
@@ -141,7 +146,8 @@ impl Opened {
     /// Key errors (no recipients, a bad recipient, an impossible threshold).
     pub fn create(format: Format, opts: &EncryptOptions) -> Result<Opened> {
         let key = DataKey::generate();
-        let (groups, threshold) = keys::wrap(&opts.groups, opts.shamir_threshold, &key)?;
+        let (groups, threshold) =
+            keys::wrap(&opts.groups, opts.shamir_threshold, &key, &opts.backends)?;
         let meta = Metadata {
             groups,
             shamir_threshold: threshold,
@@ -162,6 +168,7 @@ impl Opened {
             format,
             cipher: Cipher::new(key),
             meta,
+            backends: opts.backends.clone(),
         })
     }
 
@@ -219,13 +226,24 @@ impl Opened {
     /// # Errors
     /// Key errors (an empty group, a bad recipient, an impossible threshold).
     pub fn rekey(&self, groups: &[Vec<KeySpec>], threshold: Option<usize>) -> Result<Output> {
-        let (mut new_groups, threshold) = keys::wrap(groups, threshold, self.cipher.data_key())?;
+        let (mut new_groups, threshold) =
+            keys::wrap(groups, threshold, self.cipher.data_key(), &self.backends)?;
         if self.meta.groups.len() == 1 && new_groups.len() == 1 {
+            let old_group = &self.meta.groups[0];
             for k in &mut new_groups[0].age {
-                if let Some(old) = self.meta.groups[0]
-                    .age
+                if let Some(old) = old_group.age.iter().find(|o| o.recipient == k.recipient) {
+                    *k = old.clone();
+                }
+            }
+            let spec = |(t, m): &(String, crate::metadata::Meta)| {
+                KeySpec::from_entry(t, m).and_then(|r| r.ok())
+            };
+            for k in &mut new_groups[0].others {
+                let new = spec(k);
+                if let Some(old) = old_group
+                    .others
                     .iter()
-                    .find(|o| o.recipient == k.recipient)
+                    .find(|o| new.is_some() && spec(o) == new)
                 {
                     *k = old.clone();
                 }
@@ -252,7 +270,7 @@ impl Opened {
         now: &str,
     ) -> Result<Output> {
         let key = DataKey::generate();
-        let (new_groups, threshold) = keys::wrap(groups, threshold, &key)?;
+        let (new_groups, threshold) = keys::wrap(groups, threshold, &key, &self.backends)?;
         let cipher = Cipher::new(key);
         let mut meta = self.meta.clone();
         meta.groups = new_groups;
@@ -273,15 +291,25 @@ pub fn key_specs(meta: &Metadata) -> Result<Vec<Vec<KeySpec>>> {
     meta.groups
         .iter()
         .map(|g| {
-            if let Some((ty, _)) = g.others.first() {
-                return Err(Error::Unsupported(format!(
-                    "the file has a {ty} key, which sops-rs cannot wrap a data key for yet"
-                )));
-            }
-            Ok(g.age
+            let mut specs: Vec<KeySpec> = g
+                .age
                 .iter()
                 .map(|a| KeySpec::Age(a.recipient.clone()))
-                .collect())
+                .collect();
+            for (ty, m) in &g.others {
+                match KeySpec::from_entry(ty, m) {
+                    Some(Ok(s)) => specs.push(s),
+                    Some(Err(e)) => {
+                        return Err(Error::BadMetadata(format!("a {ty} entry: {e}")));
+                    }
+                    None => {
+                        return Err(Error::Unsupported(format!(
+                            "the file has a {ty} key, which sops-rs cannot wrap a data key for"
+                        )));
+                    }
+                }
+            }
+            Ok(specs)
         })
         .collect()
 }
@@ -1424,6 +1452,7 @@ mod tests {
             selector: Default::default(),
             mac_only_encrypted: false,
             now: "2026-01-01T00:00:00Z".into(),
+            backends: Default::default(),
         };
         let enc = encrypt(b"a: b\n", Format::Yaml, &opts).unwrap().bytes;
         let enc = String::from_utf8(enc).unwrap();

@@ -71,6 +71,10 @@ pub enum Error {
     PathNotFound(String),
     #[error("{0}")]
     Config(String),
+    /// A key service refused or failed to wrap a new data key (sops: "Could not generate
+    /// data key", exit 1).
+    #[error("could not wrap the data key: {0}")]
+    KeyService(String),
     /// The value of `set` (never quoted: it may be a secret).
     #[error("invalid value for set: {0}")]
     BadSetValue(&'static str),

@@ -35,14 +35,14 @@ impl Meta {
         }
     }
 
-    fn as_str(&self) -> Option<&str> {
+    pub fn as_str(&self) -> Option<&str> {
         match self {
             Meta::Scalar { text, .. } => Some(text),
             _ => None,
         }
     }
 
-    fn get<'a>(&'a self, key: &str) -> Option<&'a Meta> {
+    pub fn get<'a>(&'a self, key: &str) -> Option<&'a Meta> {
         match self {
             Meta::Map(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
@@ -73,7 +73,7 @@ impl KeyGroup {
 }
 
 /// Key list names sops knows, in its internal order within a group.
-const KEY_TYPES: [&str; 7] = [
+pub(crate) const KEY_TYPES: [&str; 7] = [
     "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp", "age",
 ];
 

@@ -184,6 +184,7 @@ mod random_yaml_vs_sops {
             selector: Default::default(),
             mac_only_encrypted: false,
             now: "2026-01-01T00:00:00Z".into(),
+            backends: Default::default(),
         };
         let enc = sops_rs::encrypt(text.as_bytes(), Format::Yaml, &opts)
             .map_err(|e| format!("sops-rs encrypt: {e}"))?;
@@ -207,7 +208,10 @@ mod random_yaml_vs_sops {
         let ours_of_sops = sops_rs::decrypt(
             &o.stdout,
             Format::Yaml,
-            &KeySources { age },
+            &KeySources {
+                age,
+                ..Default::default()
+            },
             &DecryptOptions::default(),
         )
         .map_err(|e| format!("(b) sops-rs cannot decrypt sops' encryption: {e}"))?;

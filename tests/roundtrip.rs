@@ -517,6 +517,7 @@ mod random_yaml {
             selector: Default::default(),
             mac_only_encrypted: false,
             now: "2026-01-01T00:00:00Z".into(),
+            backends: Default::default(),
         }
     }
 
@@ -524,7 +525,10 @@ mod random_yaml {
         let mut age = Identities::new();
         age.add_key_text(&std::fs::read_to_string(key1_file()).unwrap(), "test")
             .unwrap();
-        KeySources { age }
+        KeySources {
+            age,
+            ..Default::default()
+        }
     }
 
     proptest! {

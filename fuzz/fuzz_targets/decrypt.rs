@@ -12,7 +12,7 @@ static SOURCES: LazyLock<KeySources> = LazyLock::new(|| {
         "test",
     )
     .expect("the test key loads");
-    KeySources { age }
+    KeySources { age, ..Default::default() }
 });
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| sops_rs::fuzzing::decrypt(&SOURCES, data));

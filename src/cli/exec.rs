@@ -26,11 +26,10 @@ use clap::Args;
 use sops_rs::Format;
 use sops_rs::document::DecryptOptions;
 use sops_rs::format::{PathSeg, dotenv, ini, json, toml, yaml};
-use sops_rs::keys::KeySources;
 use sops_rs::value::Value;
 use zeroize::Zeroizing;
 
-use super::{Failure, age_env, code, env, fail, format_of, read_input, sanitize};
+use super::{Failure, code, fail, format_of, read_input, sanitize};
 
 /// sops' name for the temporary file (`exec.FallbackFilename`).
 const FALLBACK_FILENAME: &str = "tmp-file";
@@ -111,9 +110,7 @@ fn decrypt_file(
     } else {
         format
     };
-    let sources = KeySources {
-        age: age_env::load_identities(&env, None),
-    };
+    let sources = super::key_sources();
     let out = sops_rs::decrypt(&input, format, &sources, &DecryptOptions::default())
         .map_err(|e| fail(&name, e))?;
     Ok((Zeroizing::new(out.bytes), format))

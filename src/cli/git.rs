@@ -19,10 +19,9 @@ use std::process::Command;
 use clap::{Args, Subcommand};
 use sops_rs::config::Config;
 use sops_rs::document::{self, DecryptOptions};
-use sops_rs::keys::KeySources;
 use sops_rs::{Error, Format};
 
-use super::{Failure, age_env, code, env, relative_to_config};
+use super::{Failure, code, relative_to_config};
 
 /// The driver's name in git's config and in `.gitattributes`.
 pub const DRIVER: &str = "sopsrs";
@@ -419,9 +418,7 @@ fn show(file: &Path, input: &[u8]) -> Vec<u8> {
             return out;
         }
     }
-    let sources = KeySources {
-        age: age_env::load_identities(&env, None),
-    };
+    let sources = super::key_sources();
     match sops_rs::decrypt(input, format, &sources, &DecryptOptions::default()) {
         Ok(out) => out.bytes,
         Err(e) => {

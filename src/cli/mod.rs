@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use sops_rs::config::Config;
 use sops_rs::document::{self, DecryptOptions, EncryptOptions};
-use sops_rs::keys::{KeySources, KeySpec};
+use sops_rs::keys::{Backends, KeySources, KeySpec};
 use sops_rs::select::Selector;
 use sops_rs::{Error, Format};
 
@@ -326,10 +326,12 @@ fn global_encrypt(cli: &Cli) -> GlobalEncrypt {
     }
 }
 
-/// Every identity the environment offers (age so far).
+/// Every identity and key service the environment offers.
 fn key_sources() -> KeySources {
     KeySources {
         age: age_env::load_identities(&env, None),
+        backends: Backends::from_env(&env),
+        ..KeySources::default()
     }
 }
 
@@ -581,6 +583,7 @@ fn new_file_options(
         selector: selector.unwrap_or_else(Selector::default),
         mac_only_encrypted: mac_only,
         now: document::now_rfc3339(),
+        backends: Backends::from_env(&env),
     })
 }
 
@@ -817,7 +820,6 @@ fn warn_unknown_recipients(
         .flatten()
         .filter_map(|k| match k {
             KeySpec::Age(r) => Some(r.trim()),
-            #[allow(unreachable_patterns)]
             _ => None,
         })
         .collect();

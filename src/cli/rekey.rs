@@ -385,13 +385,11 @@ fn update_one(config: &Option<PathBuf>, file: &Path, a: &UpdateKeysArgs) -> Resu
         let o = old.get(i).map_or(&[][..], Vec::as_slice);
         let n = new.get(i).map_or(&[][..], Vec::as_slice);
         for k in o {
-            let KeySpec::Age(r) = k;
             let mark = if n.contains(k) { "    " } else { "--- " };
-            diff.push_str(&format!("{mark}{r}\n"));
+            diff.push_str(&format!("{mark}{}\n", k.id()));
         }
         for k in n.iter().filter(|k| !o.contains(k)) {
-            let KeySpec::Age(r) = k;
-            diff.push_str(&format!("+++ {r}\n"));
+            diff.push_str(&format!("+++ {}\n", k.id()));
         }
     }
     if old_threshold != new_threshold {

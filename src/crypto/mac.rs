@@ -34,7 +34,7 @@ use crate::value::Value;
 /// let stranger = age::x25519::Identity::generate().to_public().to_string();
 /// let mut ids = Identities::new();
 /// ids.add_key_text(id.to_string().expose_secret(), "doc").unwrap();
-/// let keys = KeySources { age: ids };
+/// let keys = KeySources { age: ids, ..Default::default() };
 ///
 /// let enc = |plain: &str, groups: Vec<Vec<KeySpec>>, threshold, mac_only| {
 ///     let opts = EncryptOptions {
@@ -43,6 +43,7 @@ use crate::value::Value;
 ///         selector: Default::default(),
 ///         mac_only_encrypted: mac_only,
 ///         now: "2026-01-01T00:00:00Z".into(),
+///         backends: Default::default(),
 ///     };
 ///     let out = encrypt(plain.as_bytes(), Format::Yaml, &opts).unwrap();
 ///     String::from_utf8(out.bytes).unwrap()

@@ -251,7 +251,10 @@ mod tests {
     fn sources(key_file: &str) -> KeySources {
         let mut age = Identities::new();
         age.add_key_text(&read(key_file), "test").unwrap();
-        KeySources { age }
+        KeySources {
+            age,
+            ..Default::default()
+        }
     }
 
     fn keys_of(p: &Parsed) -> Vec<String> {

@@ -1254,8 +1254,13 @@ f = false
         assert!(p.metadata.is_none());
         let key = DataKey::generate();
         let recipient = read("keys/key1.pub").trim().to_string();
-        let (groups, shamir_threshold) =
-            keys::wrap(&[vec![KeySpec::Age(recipient)]], None, &key).unwrap();
+        let (groups, shamir_threshold) = keys::wrap(
+            &[vec![KeySpec::Age(recipient)]],
+            None,
+            &key,
+            &Default::default(),
+        )
+        .unwrap();
         let cipher = Cipher::new(key);
         let mut mac = Mac::new(false);
         let mut records = BTreeMap::new();

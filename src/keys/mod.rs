@@ -6,32 +6,211 @@
 //! metadata and reported as unavailable until their backends land.
 
 pub mod age;
+pub mod azure_kv;
+mod entry;
+pub mod gcp_kms;
+pub mod hc_vault;
+pub mod kms;
+pub mod pgp;
 pub mod shamir;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use zeroize::Zeroizing;
 
 use crate::crypto::DataKey;
 use crate::error::{Error, Result};
-use crate::metadata::{AgeKey, KeyGroup, Metadata};
+use crate::metadata::{AgeKey, KeyGroup, Meta, Metadata};
 
 /// A key to wrap a new data key for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum KeySpec {
     Age(String),
+    Pgp(pgp::Key),
+    Kms(kms::Key),
+    GcpKms(gcp_kms::Key),
+    AzureKv(azure_kv::Key),
+    HcVault(hc_vault::Key),
+}
+
+impl KeySpec {
+    /// The metadata list (and `--decryption-order` name) of this key type.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            KeySpec::Age(_) => "age",
+            KeySpec::Pgp(_) => "pgp",
+            KeySpec::Kms(_) => "kms",
+            KeySpec::GcpKms(_) => "gcp_kms",
+            KeySpec::AzureKv(_) => "azure_kv",
+            KeySpec::HcVault(_) => "hc_vault",
+        }
+    }
+
+    /// sops' `ToString` of the key: what `--rm-*` matches, and what reports name.
+    pub fn id(&self) -> String {
+        match self {
+            KeySpec::Age(r) => r.clone(),
+            KeySpec::Pgp(k) => k.id(),
+            KeySpec::Kms(k) => k.id(),
+            KeySpec::GcpKms(k) => k.id(),
+            KeySpec::AzureKv(k) => k.id(),
+            KeySpec::HcVault(k) => k.id(),
+        }
+    }
+
+    /// The key a non-age metadata entry of list `ty` names; `None` for a type sops-rs does
+    /// not know (e.g. `hckms`), whose entries are kept verbatim.
+    pub fn from_entry(ty: &str, m: &Meta) -> Option<std::result::Result<KeySpec, String>> {
+        Some(match ty {
+            "pgp" => pgp::Key::from_entry(m).map(KeySpec::Pgp),
+            "kms" => kms::Key::from_entry(m).map(KeySpec::Kms),
+            "gcp_kms" => gcp_kms::Key::from_entry(m).map(KeySpec::GcpKms),
+            "azure_kv" => azure_kv::Key::from_entry(m).map(KeySpec::AzureKv),
+            "hc_vault" => hc_vault::Key::from_entry(m).map(KeySpec::HcVault),
+            _ => return None,
+        })
+    }
+
+    /// Wrap `data` (a data key or a Shamir share) for this non-age key: its metadata entry.
+    fn wrap_entry(
+        &self,
+        data: &[u8],
+        b: &Backends,
+        created_at: &str,
+    ) -> std::result::Result<Meta, String> {
+        let t = b.timeout;
+        Ok(match self {
+            KeySpec::Age(_) => unreachable!("age entries are typed"),
+            KeySpec::Pgp(k) => k.to_entry(&pgp::wrap(k, data, &b.pgp, t)?, created_at),
+            KeySpec::Kms(k) => k.to_entry(&kms::wrap(k, data, &b.kms, t)?, created_at),
+            KeySpec::GcpKms(k) => k.to_entry(&gcp_kms::wrap(k, data, &b.gcp_kms, t)?, created_at),
+            KeySpec::AzureKv(k) => {
+                // an unversioned key is pinned to the version that wrapped it
+                let (enc, version) = azure_kv::wrap(k, data, &b.azure_kv, t)?;
+                let mut k = k.clone();
+                k.version = version;
+                k.to_entry(&enc, created_at)
+            }
+            KeySpec::HcVault(k) => {
+                k.to_entry(&hc_vault::wrap(k, data, &b.hc_vault, t)?, created_at)
+            }
+        })
+    }
+
+    fn unwrap_enc(
+        &self,
+        enc: &str,
+        b: &Backends,
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+        let t = b.timeout;
+        match self {
+            KeySpec::Age(_) => unreachable!("age entries are unwrapped by identities"),
+            KeySpec::Pgp(k) => pgp::unwrap(k, enc, &b.pgp, t),
+            KeySpec::Kms(k) => kms::unwrap(k, enc, &b.kms, t),
+            KeySpec::GcpKms(k) => gcp_kms::unwrap(k, enc, &b.gcp_kms, t),
+            KeySpec::AzureKv(k) => azure_kv::unwrap(k, enc, &b.azure_kv, t),
+            KeySpec::HcVault(k) => hc_vault::unwrap(k, enc, &b.hc_vault, t),
+        }
+    }
+}
+
+/// What the non-age backends need to reach their services, gathered by the caller (the
+/// CLI reads the environment; the library does not).
+#[derive(Clone, Debug)]
+pub struct Backends {
+    pub pgp: pgp::Settings,
+    pub kms: kms::Settings,
+    pub gcp_kms: gcp_kms::Settings,
+    pub azure_kv: azure_kv::Settings,
+    pub hc_vault: hc_vault::Settings,
+    /// The most one call to a key service may take, so a dead endpoint fails, not hangs.
+    pub timeout: Duration,
+}
+
+impl Default for Backends {
+    fn default() -> Backends {
+        Backends {
+            pgp: pgp::Settings::default(),
+            kms: kms::Settings::default(),
+            gcp_kms: gcp_kms::Settings::default(),
+            azure_kv: azure_kv::Settings::default(),
+            hc_vault: hc_vault::Settings::default(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Backends {
+    /// Every backend's settings from an environment lookup.
+    pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Backends {
+        Backends {
+            pgp: pgp::Settings::from_env(get),
+            kms: kms::Settings::from_env(get),
+            gcp_kms: gcp_kms::Settings::from_env(get),
+            azure_kv: azure_kv::Settings::from_env(get),
+            hc_vault: hc_vault::Settings::from_env(get),
+            ..Backends::default()
+        }
+    }
+}
+
+/// Data keys (or shares) already unwrapped in this run, by (key type, `enc`): many files
+/// of one pipeline usually share one wrapped key, and each KMS call costs a round trip.
+#[derive(Default)]
+pub struct UnwrapCache(Mutex<HashMap<CacheKey, Zeroizing<Vec<u8>>>>);
+
+/// (key type, `enc`).
+type CacheKey = (String, String);
+
+impl std::fmt::Debug for UnwrapCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UnwrapCache")
+    }
+}
+
+impl UnwrapCache {
+    fn get(&self, ty: &str, enc: &str) -> Option<Zeroizing<Vec<u8>>> {
+        let m = self.0.lock().ok()?;
+        m.get(&(ty.to_string(), enc.to_string())).cloned()
+    }
+
+    fn put(&self, ty: &str, enc: &str, v: &[u8]) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(
+                (ty.to_string(), enc.to_string()),
+                Zeroizing::new(v.to_vec()),
+            );
+        }
+    }
 }
 
 /// What the caller found to unwrap data keys with.
 #[derive(Debug, Default)]
 pub struct KeySources {
     pub age: age::Identities,
+    pub backends: Backends,
+    /// Key types to try first within a group (`--decryption-order`); empty means sops'
+    /// default, age then pgp. Types not named keep the file's order, after the named ones.
+    pub decryption_order: Vec<String>,
+    pub cache: UnwrapCache,
 }
+
+/// The key type names `--decryption-order` accepts.
+pub const KEY_TYPE_NAMES: [&str; 7] = [
+    "age", "pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms",
+];
 
 /// Wrap `key` for each group (Shamir-split across groups when there are several).
 ///
 /// # Errors
-/// An empty group, a bad recipient, or an impossible threshold.
+/// An empty group, a bad recipient, an impossible threshold, or a key service that refused.
 pub fn wrap(
     groups: &[Vec<KeySpec>],
     threshold: Option<usize>,
     key: &DataKey,
+    backends: &Backends,
 ) -> Result<(Vec<KeyGroup>, Option<usize>)> {
     if groups.is_empty() || groups.iter().all(|g| g.is_empty()) {
         return Err(Error::NoKeys);
@@ -50,6 +229,7 @@ pub fn wrap(
             Some(t),
         )
     };
+    let created_at = crate::document::now_rfc3339();
     let mut out = Vec::new();
     for (g, part) in groups.iter().zip(parts.iter()) {
         let mut group = KeyGroup::default();
@@ -64,11 +244,102 @@ pub fn wrap(
                         extra: Vec::new(),
                     });
                 }
+                other => {
+                    let entry = other.wrap_entry(part, backends, &created_at).map_err(|e| {
+                        Error::KeyService(format!("{} {}: {e}", other.type_name(), other.id()))
+                    })?;
+                    group.others.push((other.type_name().to_string(), entry));
+                }
             }
         }
         out.push(group);
     }
     Ok((out, threshold))
+}
+
+/// One key of a group, in the order decryption tries them.
+enum Candidate<'a> {
+    Age(&'a AgeKey),
+    Other(&'a str, &'a Meta),
+}
+
+impl Candidate<'_> {
+    fn type_name(&self) -> &str {
+        match self {
+            Candidate::Age(_) => "age",
+            Candidate::Other(t, _) => t,
+        }
+    }
+}
+
+/// The group's keys, stable-sorted by the decryption order (sops' `sort.SliceStable`).
+fn candidates<'a>(g: &'a KeyGroup, order: &[String]) -> Vec<Candidate<'a>> {
+    let default = ["age".to_string(), "pgp".to_string()];
+    let order: &[String] = if order.is_empty() { &default } else { order };
+    // file order, as sops keeps it within a group: kms, gcp_kms, hckms, azure_kv, hc_vault, pgp, age
+    let mut cs: Vec<Candidate> = Vec::new();
+    for ty in crate::metadata::KEY_TYPES {
+        if ty == "age" {
+            cs.extend(g.age.iter().map(Candidate::Age));
+        } else {
+            cs.extend(
+                g.others
+                    .iter()
+                    .filter(|(t, _)| t == ty)
+                    .map(|(t, m)| Candidate::Other(t, m)),
+            );
+        }
+    }
+    let rank = |c: &Candidate| {
+        order
+            .iter()
+            .position(|o| o == c.type_name())
+            .unwrap_or(order.len())
+    };
+    cs.sort_by_key(|c| rank(c));
+    cs
+}
+
+/// Unwrap one candidate, or say which key failed and why.
+fn try_candidate(
+    c: &Candidate,
+    sources: &KeySources,
+) -> std::result::Result<Zeroizing<Vec<u8>>, (String, String)> {
+    match c {
+        Candidate::Age(a) => sources
+            .age
+            .unwrap(&a.enc)
+            .map_err(|e| (format!("age {}", a.recipient), e.to_string())),
+        Candidate::Other(ty, m) => {
+            let spec = match KeySpec::from_entry(ty, m) {
+                None => {
+                    return Err((
+                        (*ty).to_string(),
+                        "this key type is not supported by sops-rs".into(),
+                    ));
+                }
+                Some(Err(e)) => return Err(((*ty).to_string(), format!("bad entry: {e}"))),
+                Some(Ok(s)) => s,
+            };
+            let name = format!("{ty} {}", spec.id());
+            let enc = entry_enc(m);
+            if let Some(p) = sources.cache.get(ty, &enc) {
+                return Ok(p);
+            }
+            let p = spec
+                .unwrap_enc(&enc, &sources.backends)
+                .map_err(|e| (name, e))?;
+            sources.cache.put(ty, &enc, &p);
+            Ok(p)
+        }
+    }
+}
+
+fn entry_enc(m: &Meta) -> String {
+    m.get("enc")
+        .and_then(Meta::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Recover the data key from the metadata, trying every key of every group.
@@ -82,20 +353,19 @@ pub fn unwrap(meta: &Metadata, sources: &KeySources) -> Result<DataKey> {
     for (i, g) in meta.groups.iter().enumerate() {
         let mut errors = Vec::new();
         let mut got = None;
-        for a in &g.age {
-            match sources.age.unwrap(&a.enc) {
+        for c in candidates(g, &sources.decryption_order) {
+            match try_candidate(&c, sources) {
                 Ok(p) => {
                     got = Some(p);
                     break;
                 }
-                Err(e) => errors.push(format!("  - age {}: {e}", a.recipient)),
+                Err((name, e)) => errors.push(format!("  - {name}: {e}")),
             }
         }
-        if got.is_none() {
-            for (ty, _) in &g.others {
-                errors.push(format!(
-                    "  - {ty}: this key type is not supported by sops-rs yet"
-                ));
+        // types outside sops' list (kept verbatim) can never be tried
+        for (ty, _) in &g.others {
+            if got.is_none() && !crate::metadata::KEY_TYPES.contains(&ty.as_str()) {
+                errors.push(format!("  - {ty}: this key type is not known to sops-rs"));
             }
         }
         match got {

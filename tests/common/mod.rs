@@ -640,7 +640,10 @@ pub fn key1_sources() -> sops_rs::keys::KeySources {
     let mut age = sops_rs::keys::age::Identities::new();
     age.add_key_text(&std::fs::read_to_string(key1_file()).unwrap(), "test")
         .unwrap();
-    sops_rs::keys::KeySources { age }
+    sops_rs::keys::KeySources {
+        age,
+        ..Default::default()
+    }
 }
 
 /// Library encrypt options for the test key, with a fixed `lastmodified`.
@@ -651,5 +654,6 @@ pub fn key1_encrypt_options() -> sops_rs::EncryptOptions {
         selector: Default::default(),
         mac_only_encrypted: false,
         now: "2026-01-01T00:00:00Z".into(),
+        backends: Default::default(),
     }
 }
