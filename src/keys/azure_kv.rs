@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::entry::{field, map, not_built};
+#[cfg(not(feature = "azure_kv"))]
+use super::entry::not_built;
+use super::entry::{field, map};
 use crate::metadata::Meta;
 
 /// A Key Vault key; an empty `version` means "the latest", resolved when wrapping.
@@ -64,7 +66,8 @@ impl Key {
     }
 }
 
-/// Credentials, from the usual Azure environment variables.
+/// Credentials, from the usual Azure environment variables: a service principal's client
+/// secret when `AZURE_CLIENT_SECRET` is set, else the Azure CLI's login (`az`).
 #[derive(Clone, Default)]
 pub struct Settings {
     pub tenant_id: Option<String>,
@@ -72,6 +75,8 @@ pub struct Settings {
     pub client_secret: Option<Zeroizing<String>>,
     /// `AZURE_AUTHORITY_HOST`, for sovereign clouds (and the test fake).
     pub authority_host: Option<String>,
+    /// The Azure CLI to ask for a token when no client secret is set; empty means `az`.
+    pub az_command: String,
 }
 
 impl std::fmt::Debug for Settings {
@@ -84,23 +89,50 @@ impl std::fmt::Debug for Settings {
                 &self.client_secret.as_ref().map(|_| "<set>"),
             )
             .field("authority_host", &self.authority_host)
+            .field("az_command", &self.az_command)
             .finish()
     }
 }
 
 impl Settings {
     pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Settings {
+        let get = |k: &str| get(k).filter(|v| !v.is_empty());
         Settings {
             tenant_id: get("AZURE_TENANT_ID"),
             client_id: get("AZURE_CLIENT_ID"),
             client_secret: get("AZURE_CLIENT_SECRET").map(Zeroizing::new),
             authority_host: get("AZURE_AUTHORITY_HOST"),
+            az_command: String::new(),
         }
     }
 }
 
 /// The wrapped key and the key version that wrapped it (the latest one when `key.version`
 /// is empty, so the entry can name it as sops does).
+///
+/// Like sops (azkeys `Encrypt`), this is Key Vault's `encrypt` operation with RSA-OAEP-256,
+/// and `enc` is the result's bytes in unpadded base64url.
+#[cfg(feature = "azure_kv")]
+pub fn wrap(
+    key: &Key,
+    data: &[u8],
+    s: &Settings,
+    timeout: Duration,
+) -> Result<(String, String), String> {
+    rest::wrap(key, data, s, timeout)
+}
+
+#[cfg(feature = "azure_kv")]
+pub fn unwrap(
+    key: &Key,
+    enc: &str,
+    s: &Settings,
+    timeout: Duration,
+) -> Result<Zeroizing<Vec<u8>>, String> {
+    rest::unwrap(key, enc, s, timeout)
+}
+
+#[cfg(not(feature = "azure_kv"))]
 pub fn wrap(
     _key: &Key,
     _data: &[u8],
@@ -110,6 +142,7 @@ pub fn wrap(
     Err(not_built("azure_kv"))
 }
 
+#[cfg(not(feature = "azure_kv"))]
 pub fn unwrap(
     _key: &Key,
     _enc: &str,
@@ -117,6 +150,296 @@ pub fn unwrap(
     _timeout: Duration,
 ) -> Result<Zeroizing<Vec<u8>>, String> {
     Err(not_built("azure_kv"))
+}
+
+/// Key Vault's REST API, hand-rolled: the official Rust client refuses bearer tokens over
+/// plain http, which would leave it untestable against a local fake.
+#[cfg(feature = "azure_kv")]
+mod rest {
+    use std::time::Duration;
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+    use serde_json::{Value, json};
+    use zeroize::Zeroizing;
+
+    use super::{Key, Settings};
+    use crate::keys::http::{self, Reply};
+
+    const API_VERSION: &str = "7.4";
+    const ALG: &str = "RSA-OAEP-256";
+
+    pub fn wrap(
+        key: &Key,
+        data: &[u8],
+        s: &Settings,
+        timeout: Duration,
+    ) -> Result<(String, String), String> {
+        let token = token(s, &resource(&key.vault_url), timeout)?;
+        http::block_on(timeout, async {
+            let c = http::client(timeout)?;
+            let version = if key.version.is_empty() {
+                latest_version(&c, key, &token, timeout).await?
+            } else {
+                key.version.clone()
+            };
+            let value = Zeroizing::new(URL_SAFE_NO_PAD.encode(data));
+            let out = operation(&c, key, &version, "encrypt", &value, &token, timeout).await?;
+            Ok((URL_SAFE_NO_PAD.encode(&*out), version))
+        })?
+    }
+
+    pub fn unwrap(
+        key: &Key,
+        enc: &str,
+        s: &Settings,
+        timeout: Duration,
+    ) -> Result<Zeroizing<Vec<u8>>, String> {
+        // sops decodes with Go's RawURLEncoding: unpadded base64url only
+        let raw = URL_SAFE_NO_PAD
+            .decode(enc)
+            .map_err(|_| "the encrypted key (enc) is not unpadded base64url".to_string())?;
+        let token = token(s, &resource(&key.vault_url), timeout)?;
+        http::block_on(timeout, async {
+            let c = http::client(timeout)?;
+            let value = URL_SAFE_NO_PAD.encode(&raw);
+            operation(&c, key, &key.version, "decrypt", &value, &token, timeout).await
+        })?
+    }
+
+    /// `GET {vault}/keys/{name}`: the current version is the last segment of `key.kid`.
+    async fn latest_version(
+        c: &reqwest::Client,
+        key: &Key,
+        token: &str,
+        timeout: Duration,
+    ) -> Result<String, String> {
+        let url = format!(
+            "{}/keys/{}?api-version={API_VERSION}",
+            key.vault_url.trim_end_matches('/'),
+            key.name
+        );
+        let req = c.get(&url).bearer_auth(token);
+        let reply = http::send(req, &url, timeout).await?;
+        let v = check(&reply, &format!("getting key {}", key.name))?;
+        v.pointer("/key/kid")
+            .and_then(Value::as_str)
+            .and_then(|kid| kid.trim_end_matches('/').rsplit('/').next())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| "Key Vault answered the key without key.kid".to_string())
+    }
+
+    /// `POST {vault}/keys/{name}/{version}/{op}` (`encrypt`/`decrypt`): the result bytes.
+    async fn operation(
+        c: &reqwest::Client,
+        key: &Key,
+        version: &str,
+        op: &str,
+        value: &str,
+        token: &str,
+        timeout: Duration,
+    ) -> Result<Zeroizing<Vec<u8>>, String> {
+        // an empty version gives `keys/NAME//decrypt`, as the Go SDK sops uses sends it
+        let url = format!(
+            "{}/keys/{}/{version}/{op}?api-version={API_VERSION}",
+            key.vault_url.trim_end_matches('/'),
+            key.name
+        );
+        let body = Zeroizing::new(json!({ "alg": ALG, "value": value }).to_string());
+        let req = c
+            .post(&url)
+            .bearer_auth(token)
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+        let reply = http::send(req, &url, timeout).await?;
+        let v = check(&reply, &format!("{op} with key {}/{version}", key.name))?;
+        let out = v
+            .get("value")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("Key Vault answered {op} without a value"))?;
+        // the service sends unpadded base64url; accept padding too
+        URL_SAFE_NO_PAD
+            .decode(out.trim_end_matches('='))
+            .or_else(|_| URL_SAFE.decode(out))
+            .map(Zeroizing::new)
+            .map_err(|_| format!("Key Vault's {op} value is not base64url"))
+    }
+
+    /// The JSON body of a 2xx reply, else Key Vault's `error.code: error.message`.
+    fn check(reply: &Reply, what: &str) -> Result<Value, String> {
+        if reply.ok() {
+            return reply.json("Key Vault");
+        }
+        let detail = reply
+            .json("Key Vault")
+            .ok()
+            .and_then(|v| {
+                let e = v.get("error")?;
+                let code = e.get("code").and_then(Value::as_str).unwrap_or("");
+                let msg = e.get("message").and_then(Value::as_str).unwrap_or("");
+                Some(format!("{code}: {msg}"))
+            })
+            .unwrap_or_else(|| "no error text".into());
+        Err(format!("Key Vault {what}: HTTP {}: {detail}", reply.status))
+    }
+
+    /// The token audience for a vault: its cloud's Key Vault resource.
+    pub(super) fn resource(vault_url: &str) -> String {
+        let host = vault_url
+            .split_once("://")
+            .map_or(vault_url, |(_, r)| r)
+            .split(['/', ':'])
+            .next()
+            .unwrap_or_default();
+        for suffix in [
+            "vault.azure.cn",
+            "vault.usgovcloudapi.net",
+            "vault.microsoftazure.de",
+            "managedhsm.azure.net",
+        ] {
+            if host.ends_with(&format!(".{suffix}")) {
+                return format!("https://{suffix}");
+            }
+        }
+        "https://vault.azure.net".into()
+    }
+
+    /// An access token: client credentials when a secret is set, else the Azure CLI.
+    fn token(s: &Settings, resource: &str, timeout: Duration) -> Result<Zeroizing<String>, String> {
+        if let Some(secret) = &s.client_secret {
+            let (Some(tenant), Some(client)) = (&s.tenant_id, &s.client_id) else {
+                return Err(
+                    "AZURE_CLIENT_SECRET is set but AZURE_TENANT_ID or AZURE_CLIENT_ID is not"
+                        .into(),
+                );
+            };
+            return client_secret_token(s, tenant, client, secret, resource, timeout);
+        }
+        az_cli_token(s, resource, timeout).map_err(|e| {
+            format!(
+                "no Azure credentials: AZURE_CLIENT_SECRET (with AZURE_TENANT_ID and AZURE_CLIENT_ID) is not set, and the Azure CLI gave no token: {e}"
+            )
+        })
+    }
+
+    /// OAuth2 client-credentials grant against `{authority}/{tenant}/oauth2/v2.0/token`.
+    fn client_secret_token(
+        s: &Settings,
+        tenant: &str,
+        client: &str,
+        secret: &str,
+        resource: &str,
+        timeout: Duration,
+    ) -> Result<Zeroizing<String>, String> {
+        let authority = s
+            .authority_host
+            .as_deref()
+            .unwrap_or("https://login.microsoftonline.com")
+            .trim_end_matches('/');
+        let url = format!("{authority}/{tenant}/oauth2/v2.0/token");
+        let scope = format!("{resource}/.default");
+        let body = Zeroizing::new(http::form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client),
+            ("client_secret", secret),
+            ("scope", &scope),
+        ]));
+        let reply = http::block_on(timeout, async {
+            let c = http::client(timeout)?;
+            let req = c
+                .post(&url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body.to_string());
+            http::send(req, &url, timeout).await
+        })
+        .and_then(|r| r)
+        .map_err(|e| format!("Azure token request: {e}"))?;
+        let v = reply.json("the Azure token endpoint")?;
+        if !reply.ok() {
+            // {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret ...\r\nTrace ID: ..."}
+            let code = v.get("error").and_then(Value::as_str).unwrap_or("");
+            let desc = v
+                .get("error_description")
+                .and_then(Value::as_str)
+                .and_then(|d| d.lines().next())
+                .unwrap_or("");
+            return Err(format!(
+                "Azure token request for client {client} in tenant {tenant} failed: HTTP {}: {code}: {desc}",
+                reply.status
+            ));
+        }
+        v.get("access_token")
+            .and_then(Value::as_str)
+            .map(|t| Zeroizing::new(t.to_string()))
+            .ok_or_else(|| "the Azure token endpoint answered without access_token".into())
+    }
+
+    /// `az account get-access-token --resource RESOURCE` (what `az login` users have).
+    fn az_cli_token(
+        s: &Settings,
+        resource: &str,
+        timeout: Duration,
+    ) -> Result<Zeroizing<String>, String> {
+        use std::io::Read as _;
+        use std::process::{Command, Stdio};
+        let az = if s.az_command.is_empty() {
+            "az"
+        } else {
+            &s.az_command
+        };
+        let mut cmd = Command::new(az);
+        cmd.args(["account", "get-access-token", "--output", "json"])
+            .args(["--resource", resource]);
+        if let Some(t) = &s.tenant_id {
+            cmd.args(["--tenant", t]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run {az}: {e}"))?;
+        let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
+        let reader = std::thread::spawn(move || {
+            let mut o = Zeroizing::new(Vec::new());
+            let mut e = Vec::new();
+            if let Some(s) = out.as_mut() {
+                let _ = s.read_to_end(&mut o);
+            }
+            if let Some(s) = err.as_mut() {
+                let _ = s.read_to_end(&mut e);
+            }
+            (o, e)
+        });
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(st) = child.try_wait().map_err(|e| format!("{az}: {e}"))? {
+                break st;
+            }
+            if start.elapsed() > timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{az} gave no token within {:.1}s",
+                    timeout.as_secs_f64()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let (out, err) = reader.join().map_err(|_| format!("{az}: reader failed"))?;
+        if !status.success() {
+            let e = String::from_utf8_lossy(&err);
+            let first = e.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            return Err(format!("{az} failed ({status}): {first}"));
+        }
+        let v: Value = serde_json::from_slice(&out)
+            .map_err(|_| format!("{az} printed something that is not JSON"))?;
+        v.get("accessToken")
+            .and_then(Value::as_str)
+            .map(|t| Zeroizing::new(t.to_string()))
+            .ok_or_else(|| format!("{az} printed no accessToken"))
+    }
 }
 
 #[cfg(test)]
@@ -135,5 +458,22 @@ mod tests {
             ""
         );
         assert!(Key::parse("https://v.vault.azure.net/secrets/x").is_err());
+    }
+
+    #[cfg(feature = "azure_kv")]
+    #[test]
+    fn token_audience_follows_the_cloud() {
+        assert_eq!(
+            rest::resource("https://v.vault.azure.net"),
+            "https://vault.azure.net"
+        );
+        assert_eq!(
+            rest::resource("https://v.vault.azure.cn/"),
+            "https://vault.azure.cn"
+        );
+        assert_eq!(
+            rest::resource("http://127.0.0.1:9"),
+            "https://vault.azure.net"
+        );
     }
 }

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::entry::{field, map, not_built};
+#[cfg(not(feature = "hc_vault"))]
+use super::entry::not_built;
+use super::entry::{field, map};
 use crate::metadata::Meta;
 
 /// A transit key: server address, the engine's mount path, and the key name.
@@ -63,16 +65,19 @@ impl Key {
     }
 }
 
-/// The token: `VAULT_TOKEN`, else the contents of `~/.vault-token` (read by the caller).
+/// The token: `VAULT_TOKEN`, else the contents of `~/.vault-token` (read by the caller);
+/// `VAULT_NAMESPACE` as the Vault client sops uses honours it (Vault Enterprise, OpenBao).
 #[derive(Clone, Default)]
 pub struct Settings {
     pub token: Option<Zeroizing<String>>,
+    pub namespace: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
             .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("namespace", &self.namespace)
             .finish()
     }
 }
@@ -80,7 +85,7 @@ impl std::fmt::Debug for Settings {
 impl Settings {
     /// `VAULT_TOKEN`, else `$HOME/.vault-token` as the vault CLI leaves it.
     pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Settings {
-        let token = get("VAULT_TOKEN").or_else(|| {
+        let token = get("VAULT_TOKEN").filter(|t| !t.is_empty()).or_else(|| {
             let home = get("HOME")?;
             let t =
                 std::fs::read_to_string(std::path::Path::new(&home).join(".vault-token")).ok()?;
@@ -88,14 +93,115 @@ impl Settings {
         });
         Settings {
             token: token.map(Zeroizing::new),
+            namespace: get("VAULT_NAMESPACE").filter(|n| !n.is_empty()),
         }
     }
 }
 
+/// Encrypt `data` with the transit key: the `vault:v1:...` ciphertext sops stores as `enc`.
+/// A key name the engine does not have yet is created by Vault itself (transit's upsert,
+/// when the token may create keys), as with sops.
+#[cfg(feature = "hc_vault")]
+pub fn wrap(key: &Key, data: &[u8], s: &Settings, timeout: Duration) -> Result<String, String> {
+    use base64::Engine as _;
+    let b64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(data));
+    let body = Zeroizing::new(serde_json::json!({ "plaintext": b64.as_str() }).to_string());
+    let v = call(key, "encrypt", &body, s, timeout)?;
+    match v.pointer("/data/ciphertext") {
+        Some(serde_json::Value::String(c)) if !c.is_empty() => Ok(c.clone()),
+        _ => Err("Vault answered without data.ciphertext".into()),
+    }
+}
+
+/// Decrypt `enc` (a `vault:v1:...` ciphertext) with the transit key.
+#[cfg(feature = "hc_vault")]
+pub fn unwrap(
+    key: &Key,
+    enc: &str,
+    s: &Settings,
+    timeout: Duration,
+) -> Result<Zeroizing<Vec<u8>>, String> {
+    use base64::Engine as _;
+    let body = serde_json::json!({ "ciphertext": enc }).to_string();
+    let v = call(key, "decrypt", &body, s, timeout)?;
+    let p = match v.pointer("/data/plaintext") {
+        Some(serde_json::Value::String(p)) => Zeroizing::new(p.clone()),
+        _ => return Err("Vault answered without data.plaintext".into()),
+    };
+    base64::engine::general_purpose::STANDARD
+        .decode(p.as_bytes())
+        .map(Zeroizing::new)
+        .map_err(|_| "Vault's data.plaintext is not base64".into())
+}
+
+/// POST `body` to `{address}/v1/{engine}/{op}/{key}`; the parsed JSON answer, or the HTTP
+/// status and Vault's `errors` (never the token or the body).
+#[cfg(feature = "hc_vault")]
+fn call(
+    key: &Key,
+    op: &str,
+    body: &str,
+    s: &Settings,
+    timeout: Duration,
+) -> Result<serde_json::Value, String> {
+    let url = format!(
+        "{}/v1/{}/{op}/{}",
+        key.vault_address.trim_end_matches('/'),
+        key.engine_path.trim_matches('/'),
+        key.key_name
+    );
+    let reply = super::http::block_on(timeout, async {
+        let c = super::http::client(timeout)?;
+        let mut req = c
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+        if let Some(t) = &s.token {
+            req = req.header("X-Vault-Token", t.as_str());
+        }
+        if let Some(n) = &s.namespace {
+            req = req.header("X-Vault-Namespace", n.as_str());
+        }
+        super::http::send(req, &url, timeout).await
+    })
+    .and_then(|r| r)
+    .map_err(|e| format!("Vault transit {op}: {e}"))?;
+    if !reply.ok() {
+        // Vault's error shape: {"errors": ["permission denied"]}
+        let errors = reply
+            .json("Vault")
+            .ok()
+            .and_then(|v| {
+                let list = v.get("errors")?.as_array()?.clone();
+                let texts: Vec<String> = list
+                    .iter()
+                    .filter_map(|e| e.as_str().map(str::to_string))
+                    .collect();
+                Some(texts.join("; "))
+            })
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "no error text".into());
+        let hint = if s.token.is_none() && matches!(reply.status, 401 | 403) {
+            " (no Vault token was given: set VAULT_TOKEN or log in so ~/.vault-token exists)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "Vault transit {op} at {url}: HTTP {}: {errors}{hint}",
+            reply.status
+        ));
+    }
+    reply
+        .json("Vault")
+        .map_err(|e| format!("Vault transit {op} at {url}: {e}"))
+}
+
+#[cfg(not(feature = "hc_vault"))]
 pub fn wrap(_key: &Key, _data: &[u8], _s: &Settings, _timeout: Duration) -> Result<String, String> {
     Err(not_built("hc_vault"))
 }
 
+#[cfg(not(feature = "hc_vault"))]
 pub fn unwrap(
     _key: &Key,
     _enc: &str,

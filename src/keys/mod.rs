@@ -10,6 +10,8 @@ pub mod azure_kv;
 mod entry;
 pub mod gcp_kms;
 pub mod hc_vault;
+#[cfg(feature = "http")]
+mod http;
 pub mod kms;
 pub mod pgp;
 pub mod shamir;

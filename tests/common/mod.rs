@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod azure_fake;
+pub mod http_fake;
+pub mod openbao;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

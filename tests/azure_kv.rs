@@ -1,0 +1,313 @@
+//! Azure Key Vault master keys against a local fake of the token endpoint and Key Vault's
+//! REST API (tests/common/azure_fake.rs), which rejects requests that do not match the
+//! documented shapes. (The real sops cannot be pointed at it: its Azure SDK refuses bearer
+//! tokens over plain http.)
+
+mod common;
+
+use std::time::Duration;
+
+use common::azure_fake::{self, AzureFake};
+use sops_rs::Format;
+use sops_rs::keys::azure_kv;
+use sops_rs::keys::{Backends, KeySources, KeySpec};
+
+const PLAIN: &str = "db:\n    password: hunter2\n    port: 5432\n";
+
+fn backends(s: azure_kv::Settings) -> Backends {
+    Backends {
+        azure_kv: s,
+        timeout: Duration::from_secs(10),
+        ..Default::default()
+    }
+}
+
+fn encrypt(url: &str, b: &Backends) -> sops_rs::Result<String> {
+    let key = azure_kv::Key::parse(url).unwrap();
+    let opts = sops_rs::EncryptOptions {
+        groups: vec![vec![KeySpec::AzureKv(key)]],
+        backends: b.clone(),
+        ..common::key1_encrypt_options()
+    };
+    sops_rs::encrypt(PLAIN.as_bytes(), Format::Yaml, &opts)
+        .map(|o| String::from_utf8(o.bytes).unwrap())
+}
+
+fn decrypt(enc: &str, b: &Backends) -> sops_rs::Result<String> {
+    let sources = KeySources {
+        backends: b.clone(),
+        ..Default::default()
+    };
+    sops_rs::decrypt(enc.as_bytes(), Format::Yaml, &sources, &Default::default())
+        .map(|o| String::from_utf8(o.bytes).unwrap())
+}
+
+/// The `azure_kv` entry's field `name` from an encrypted YAML file.
+fn entry_field(enc: &str, name: &str) -> String {
+    let prefix = format!("{name}: ");
+    enc.lines()
+        .skip_while(|l| !l.contains("azure_kv:"))
+        .find_map(|l| {
+            l.trim_start()
+                .trim_start_matches("- ")
+                .strip_prefix(&prefix)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| panic!("no {name} in the azure_kv entry:\n{enc}"))
+}
+
+#[test]
+fn round_trip_with_a_versioned_key() {
+    let fake = AzureFake::start();
+    let b = backends(fake.settings());
+    let version = azure_fake::VERSIONS[0];
+    let enc = encrypt(&fake.key_url(Some(version)), &b).unwrap();
+    assert!(!enc.contains("hunter2"));
+    assert_eq!(entry_field(&enc, "version"), version);
+    assert_eq!(entry_field(&enc, "name"), azure_fake::KEY);
+    assert_eq!(entry_field(&enc, "vault_url"), fake.url());
+    // sops stores the service's result as unpadded base64url
+    let e = entry_field(&enc, "enc");
+    assert!(
+        e.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'),
+        "{e}"
+    );
+    assert_eq!(decrypt(&enc, &b).unwrap(), PLAIN);
+    assert_eq!(fake.rejections(), Vec::<String>::new());
+    // a pinned version needs no key lookup
+    assert!(
+        !fake.http.requests().iter().any(|r| r.method == "GET"),
+        "{:?}",
+        fake.http.requests()
+    );
+}
+
+#[test]
+fn unversioned_key_pins_the_latest_version() {
+    let fake = AzureFake::start();
+    let b = backends(fake.settings());
+    let enc = encrypt(&fake.key_url(None), &b).unwrap();
+    let latest = azure_fake::VERSIONS[azure_fake::VERSIONS.len() - 1];
+    assert_eq!(entry_field(&enc, "version"), latest);
+    let reqs = fake.http.requests();
+    assert!(
+        reqs.iter()
+            .any(|r| r.method == "GET" && r.path == format!("/keys/{}", azure_fake::KEY)),
+        "{reqs:?}"
+    );
+    assert!(
+        reqs.iter()
+            .any(|r| r.path == format!("/keys/{}/{latest}/encrypt", azure_fake::KEY)),
+        "{reqs:?}"
+    );
+    assert_eq!(decrypt(&enc, &b).unwrap(), PLAIN);
+    assert_eq!(fake.rejections(), Vec::<String>::new());
+}
+
+#[test]
+fn requests_match_the_documented_api() {
+    let fake = AzureFake::start();
+    let b = backends(fake.settings());
+    let enc = encrypt(&fake.key_url(None), &b).unwrap();
+    decrypt(&enc, &b).unwrap();
+    let reqs = fake.http.requests();
+    let token: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.path.contains("/oauth2/"))
+        .collect();
+    assert!(!token.is_empty());
+    for t in &token {
+        assert_eq!(t.path, format!("/{}/oauth2/v2.0/token", azure_fake::TENANT));
+        let f = t.form();
+        assert_eq!(f["grant_type"], "client_credentials");
+        assert_eq!(f["client_id"], azure_fake::CLIENT);
+        assert_eq!(f["scope"], "https://vault.azure.net/.default");
+    }
+    let kv: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.path.starts_with("/keys/"))
+        .collect();
+    assert_eq!(kv.len(), 3, "get key, encrypt, decrypt: {kv:?}");
+    for r in &kv {
+        assert_eq!(r.query, "api-version=7.4");
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Bearer {}", azure_fake::TOKEN).as_str())
+        );
+    }
+    for r in kv.iter().filter(|r| r.method == "POST") {
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["alg"], "RSA-OAEP-256");
+        let value = v["value"].as_str().unwrap();
+        assert!(!value.contains('=') && !value.contains('+') && !value.contains('/'));
+    }
+    // the data key travels only inside the encrypt body, base64url
+    let enc_req = kv.iter().find(|r| r.path.ends_with("/encrypt")).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&enc_req.body).unwrap();
+    use base64::Engine as _;
+    let dk = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(v["value"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(dk.len(), 32);
+    assert_eq!(fake.rejections(), Vec::<String>::new());
+}
+
+#[test]
+fn wrong_client_secret_is_a_clear_error_without_secrets() {
+    let fake = AzureFake::start();
+    let mut s = fake.settings();
+    s.client_secret = Some(zeroize::Zeroizing::new("not-the-secret-xyzzy".into()));
+    let e = encrypt(&fake.key_url(Some(azure_fake::VERSIONS[1])), &backends(s))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("HTTP 401"), "{e}");
+    assert!(
+        e.contains("AADSTS7000215: Invalid client secret provided"),
+        "{e}"
+    );
+    assert!(
+        e.contains(azure_fake::CLIENT) && e.contains(azure_fake::TENANT),
+        "{e}"
+    );
+    assert!(
+        !e.contains("xyzzy") && !e.contains(azure_fake::SECRET),
+        "{e}"
+    );
+    assert!(
+        !e.contains("Trace ID"),
+        "only the first line of the description: {e}"
+    );
+}
+
+#[test]
+fn decrypting_with_a_wrong_secret_reports_the_key() {
+    let fake = AzureFake::start();
+    let enc = encrypt(&fake.key_url(None), &backends(fake.settings())).unwrap();
+    let mut s = fake.settings();
+    s.client_secret = Some(zeroize::Zeroizing::new("wrong".into()));
+    let e = decrypt(&enc, &backends(s)).unwrap_err().to_string();
+    assert!(e.contains("Group 0: FAILED"), "{e}");
+    assert!(
+        e.contains(&format!(
+            "azure_kv {}/keys/{}/{}",
+            fake.url(),
+            azure_fake::KEY,
+            azure_fake::VERSIONS[1]
+        )),
+        "{e}"
+    );
+    assert!(e.contains("invalid_client"), "{e}");
+}
+
+#[test]
+fn unknown_key_names_the_service_error() {
+    let fake = AzureFake::start();
+    let url = format!("{}/keys/nope/{}", fake.url(), azure_fake::VERSIONS[0]);
+    let e = encrypt(&url, &backends(fake.settings()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("HTTP 404") && e.contains("KeyNotFound"), "{e}");
+    assert!(!e.contains(azure_fake::TOKEN), "{e}");
+}
+
+#[test]
+fn secret_without_tenant_is_a_config_error() {
+    let fake = AzureFake::start();
+    let mut s = fake.settings();
+    s.tenant_id = None;
+    let e = encrypt(&fake.key_url(None), &backends(s))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("AZURE_TENANT_ID"), "{e}");
+    assert!(fake.http.requests().is_empty());
+}
+
+/// A stand-in `az` that prints a token (or fails), as `az account get-access-token` does.
+fn fake_az(dir: &std::path::Path, script: &str) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    let p = dir.join("az");
+    std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn without_a_secret_the_azure_cli_token_is_used() {
+    let fake = AzureFake::start();
+    let dir = common::scratch("azure_kv_az_cli");
+    let args = dir.join("args");
+    let az = fake_az(
+        &dir,
+        &format!(
+            "echo \"$@\" > {}\necho '{{\"accessToken\": \"{}\", \"tokenType\": \"Bearer\"}}'",
+            args.display(),
+            azure_fake::TOKEN
+        ),
+    );
+    let s = azure_kv::Settings {
+        az_command: az,
+        ..Default::default()
+    };
+    let b = backends(s);
+    let enc = encrypt(&fake.key_url(None), &b).unwrap();
+    assert_eq!(decrypt(&enc, &b).unwrap(), PLAIN);
+    assert_eq!(
+        std::fs::read_to_string(&args).unwrap().trim(),
+        "account get-access-token --output json --resource https://vault.azure.net"
+    );
+    assert!(
+        !fake
+            .http
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("oauth2"))
+    );
+    assert_eq!(fake.rejections(), Vec::<String>::new());
+}
+
+#[test]
+fn no_credentials_at_all_says_what_to_set() {
+    let fake = AzureFake::start();
+    let dir = common::scratch("azure_kv_no_creds");
+    let az = fake_az(
+        &dir,
+        "echo \"ERROR: Please run 'az login' to setup account.\" >&2\nexit 1",
+    );
+    let s = azure_kv::Settings {
+        az_command: az,
+        ..Default::default()
+    };
+    let e = encrypt(&fake.key_url(None), &backends(s))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no Azure credentials"), "{e}");
+    assert!(e.contains("AZURE_CLIENT_SECRET"), "{e}");
+    assert!(e.contains("Please run 'az login'"), "{e}");
+    // and a missing az binary says so too
+    let s = azure_kv::Settings {
+        az_command: dir.join("no-such-az").display().to_string(),
+        ..Default::default()
+    };
+    let e = encrypt(&fake.key_url(None), &backends(s))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no Azure credentials") && e.contains("cannot run"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_dead_vault_times_out() {
+    // accepts connections (the backlog) but never answers
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/keys/k/v1", l.local_addr().unwrap());
+    let fake = AzureFake::start();
+    let mut b = backends(fake.settings());
+    b.timeout = Duration::from_millis(700);
+    let start = std::time::Instant::now();
+    let e = encrypt(&url, &b).unwrap_err().to_string();
+    assert!(e.contains("no answer within 0.7s"), "{e}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+}

@@ -1,0 +1,127 @@
+//! A real OpenBao dev server (Vault's transit API) on a free 127.0.0.1 port, with the
+//! transit engine mounted at `sops/` and a key `firstkey`; killed on drop. The `bao`
+//! binary comes from scripts/test-deps.sh; tests fail, never skip, without it.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ROOT_TOKEN: &str = "root";
+pub const ENGINE: &str = "sops";
+pub const KEY: &str = "firstkey";
+
+pub fn bao() -> PathBuf {
+    let p = super::root().join("target/tools/bin/bao");
+    assert!(
+        p.exists(),
+        "OpenBao's bao binary is missing at {}: run scripts/test-deps.sh",
+        p.display()
+    );
+    p
+}
+
+pub struct OpenBao {
+    pub addr: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl OpenBao {
+    pub fn start() -> OpenBao {
+        let bao = bao();
+        let dir = super::scratch("openbao");
+        let log = dir.join("server.log");
+        // a free port: bind :0, read it, release it (bao binds it right after)
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("http://127.0.0.1:{port}");
+        let child = Command::new(&bao)
+            .args([
+                "server",
+                "-dev",
+                &format!("-dev-root-token-id={ROOT_TOKEN}"),
+                &format!("-dev-listen-address=127.0.0.1:{port}"),
+            ])
+            .current_dir(&dir)
+            // the dev server writes the root token to ~/.vault-token: keep it in scratch
+            .env("HOME", &dir)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new().append(true).open(&log).unwrap(),
+            ))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bao.display()));
+        let mut s = OpenBao { addr, child, log };
+        s.wait_ready();
+        s.cli_ok(&["secrets", "enable", &format!("-path={ENGINE}"), "transit"]);
+        s.cli_ok(&["write", "-f", &format!("{ENGINE}/keys/{KEY}")]);
+        s
+    }
+
+    /// `https://.../v1/sops/keys/NAME`, the URI sops' `--hc-vault-transit` takes.
+    pub fn key_uri(&self, name: &str) -> String {
+        format!("{}/v1/{ENGINE}/keys/{name}", self.addr)
+    }
+
+    fn wait_ready(&mut self) {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                panic!(
+                    "bao server exited ({st}) before answering:\n{}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            let o = self.cli(&["status"]);
+            if o.status.success() {
+                return;
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                panic!(
+                    "bao server did not answer within 30s:\n{}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Run `bao ARGS` against this server as root.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(bao())
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", "/nonexistent")
+            .env("BAO_ADDR", &self.addr)
+            .env("BAO_TOKEN", ROOT_TOKEN)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    pub fn cli_ok(&self, args: &[&str]) -> Output {
+        let o = self.cli(args);
+        assert!(
+            o.status.success(),
+            "bao {args:?} failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o
+    }
+}
+
+impl Drop for OpenBao {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

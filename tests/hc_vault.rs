@@ -1,0 +1,219 @@
+//! HashiCorp Vault / OpenBao transit master keys against a real OpenBao dev server
+//! (tests/common/openbao.rs), and interop with the real sops both ways.
+
+mod common;
+
+use std::time::Duration;
+
+use common::openbao::{self, OpenBao};
+use sops_rs::Format;
+use sops_rs::keys::hc_vault;
+use sops_rs::keys::{Backends, KeySources, KeySpec};
+use zeroize::Zeroizing;
+
+const PLAIN: &str = "db:\n    password: hunter2\n    port: 5432\n";
+
+fn backends(token: Option<&str>) -> Backends {
+    Backends {
+        hc_vault: hc_vault::Settings {
+            token: token.map(|t| Zeroizing::new(t.to_string())),
+            namespace: None,
+        },
+        timeout: Duration::from_secs(10),
+        ..Default::default()
+    }
+}
+
+fn encrypt(uri: &str, b: &Backends) -> sops_rs::Result<String> {
+    let key = hc_vault::Key::parse(uri).unwrap();
+    let opts = sops_rs::EncryptOptions {
+        groups: vec![vec![KeySpec::HcVault(key)]],
+        backends: b.clone(),
+        ..common::key1_encrypt_options()
+    };
+    sops_rs::encrypt(PLAIN.as_bytes(), Format::Yaml, &opts)
+        .map(|o| String::from_utf8(o.bytes).unwrap())
+}
+
+fn decrypt(enc: &str, b: &Backends) -> sops_rs::Result<String> {
+    let sources = KeySources {
+        backends: b.clone(),
+        ..Default::default()
+    };
+    sops_rs::decrypt(enc.as_bytes(), Format::Yaml, &sources, &Default::default())
+        .map(|o| String::from_utf8(o.bytes).unwrap())
+}
+
+fn entry_field(enc: &str, name: &str) -> String {
+    let prefix = format!("{name}: ");
+    enc.lines()
+        .skip_while(|l| !l.contains("hc_vault:"))
+        .find_map(|l| {
+            l.trim_start()
+                .trim_start_matches("- ")
+                .strip_prefix(&prefix)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| panic!("no {name} in the hc_vault entry:\n{enc}"))
+}
+
+#[test]
+fn round_trip() {
+    let bao = OpenBao::start();
+    let b = backends(Some(openbao::ROOT_TOKEN));
+    let enc = encrypt(&bao.key_uri(openbao::KEY), &b).unwrap();
+    assert!(!enc.contains("hunter2"));
+    assert!(entry_field(&enc, "enc").starts_with("vault:v1:"), "{enc}");
+    assert_eq!(entry_field(&enc, "vault_address"), bao.addr);
+    assert_eq!(entry_field(&enc, "engine_path"), openbao::ENGINE);
+    assert_eq!(entry_field(&enc, "key_name"), openbao::KEY);
+    assert_eq!(decrypt(&enc, &b).unwrap(), PLAIN);
+}
+
+#[test]
+fn wrong_or_missing_token_is_a_clear_error_without_the_token() {
+    let bao = OpenBao::start();
+    let uri = bao.key_uri(openbao::KEY);
+    let e = encrypt(&uri, &backends(Some("s.wrong-token-xyzzy")))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("HTTP 403") && e.contains("permission denied"),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!("{}/v1/sops/encrypt/firstkey", bao.addr)),
+        "{e}"
+    );
+    assert!(!e.contains("xyzzy"), "{e}");
+
+    let e = encrypt(&uri, &backends(None)).unwrap_err().to_string();
+    assert!(e.contains("no Vault token was given"), "{e}");
+
+    // decryption names the key in the per-group report
+    let enc = encrypt(&uri, &backends(Some(openbao::ROOT_TOKEN))).unwrap();
+    let e = decrypt(&enc, &backends(Some("s.wrong-token-xyzzy")))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Group 0: FAILED"), "{e}");
+    assert!(e.contains(&format!("hc_vault {uri}")), "{e}");
+    assert!(
+        e.contains("permission denied") && !e.contains("xyzzy"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_key_that_does_not_exist() {
+    let bao = OpenBao::start();
+    let b = backends(Some(openbao::ROOT_TOKEN));
+    // encrypting creates it (transit's upsert, with a token allowed to): as with sops
+    let enc = encrypt(&bao.key_uri("brand-new"), &b).unwrap();
+    bao.cli_ok(&["read", "sops/keys/brand-new"]);
+    assert_eq!(decrypt(&enc, &b).unwrap(), PLAIN);
+
+    // decrypting with a key the engine does not have fails with Vault's reason
+    let ghost = enc.replace("key_name: brand-new", "key_name: ghost");
+    assert_ne!(ghost, enc);
+    let e = decrypt(&ghost, &b).unwrap_err().to_string();
+    assert!(
+        e.contains("HTTP 400") && e.contains("encryption key not found"),
+        "{e}"
+    );
+
+    // an engine path with nothing mounted
+    let e = encrypt(&format!("{}/v1/nomount/keys/k", bao.addr), &b)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("HTTP 404") && e.contains("no handler for route"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_dead_address_times_out() {
+    // a listener that never accepts: connections queue, no answer comes
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!("http://{}/v1/sops/keys/k", l.local_addr().unwrap());
+    let mut b = backends(Some(openbao::ROOT_TOKEN));
+    b.timeout = Duration::from_millis(700);
+    let start = std::time::Instant::now();
+    let e = encrypt(&uri, &b).unwrap_err().to_string();
+    assert!(e.contains("no answer within 0.7s"), "{e}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+
+    // nothing listening at all: refused at once
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    let e = encrypt(&format!("http://127.0.0.1:{port}/v1/sops/keys/k"), &b)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot connect to"), "{e}");
+}
+
+#[test]
+fn token_from_env_or_vault_token_file() {
+    let home = common::scratch("hc_vault_home");
+    std::fs::write(home.join(".vault-token"), "s.from-file\n").unwrap();
+    let h = home.display().to_string();
+    let env = |vars: &'static [(&'static str, &'static str)]| {
+        let h = h.clone();
+        move |k: &str| {
+            if k == "HOME" {
+                return Some(h.clone());
+            }
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    let s = hc_vault::Settings::from_env(&env(&[("VAULT_TOKEN", "s.env")]));
+    assert_eq!(s.token.as_deref().map(String::as_str), Some("s.env"));
+    let s = hc_vault::Settings::from_env(&env(&[]));
+    assert_eq!(s.token.as_deref().map(String::as_str), Some("s.from-file"));
+    // an empty VAULT_TOKEN counts as unset, as in the Vault client sops uses
+    let s = hc_vault::Settings::from_env(&env(&[("VAULT_TOKEN", ""), ("VAULT_NAMESPACE", "team")]));
+    assert_eq!(s.token.as_deref().map(String::as_str), Some("s.from-file"));
+    assert_eq!(s.namespace.as_deref(), Some("team"));
+    assert!(!format!("{s:?}").contains("from-file"));
+}
+
+#[test]
+fn interop_with_the_real_sops() {
+    let bao = OpenBao::start();
+    let dir = common::isolated_scratch("hc_vault_interop");
+    let uri = bao.key_uri(openbao::KEY);
+    let b = backends(Some(openbao::ROOT_TOKEN));
+    let env = [
+        ("VAULT_ADDR", bao.addr.as_str()),
+        ("VAULT_TOKEN", openbao::ROOT_TOKEN),
+    ];
+
+    // sops encrypts, sops-rs decrypts
+    std::fs::write(dir.join("plain.yaml"), PLAIN).unwrap();
+    let o = common::run_sops(
+        &["encrypt", "--hc-vault-transit", &uri, "plain.yaml"],
+        &dir,
+        &env,
+    );
+    assert!(
+        o.status.success(),
+        "sops encrypt: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let by_sops = String::from_utf8(o.stdout).unwrap();
+    assert!(entry_field(&by_sops, "enc").starts_with("vault:v1:"));
+    assert_eq!(decrypt(&by_sops, &b).unwrap(), PLAIN);
+
+    // sops-rs encrypts, sops decrypts
+    let ours = encrypt(&uri, &b).unwrap();
+    std::fs::write(dir.join("ours.yaml"), &ours).unwrap();
+    let o = common::run_sops(&["decrypt", "ours.yaml"], &dir, &env);
+    assert!(
+        o.status.success(),
+        "sops decrypt: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), PLAIN);
+}
