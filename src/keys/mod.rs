@@ -414,3 +414,100 @@ fn with_hint(mut report: Vec<String>, sources: &KeySources) -> String {
     }
     report.join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(ty: &str, id: &str) -> (String, Meta) {
+        let m = match ty {
+            "pgp" => pgp::Key::parse(id).unwrap().to_entry("x", "t"),
+            "kms" => kms::Key::parse(id).unwrap().to_entry("x", "t"),
+            _ => hc_vault::Key::parse(id).unwrap().to_entry("x", "t"),
+        };
+        (ty.to_string(), m)
+    }
+
+    fn group() -> KeyGroup {
+        KeyGroup {
+            age: vec![AgeKey {
+                recipient: "age1x".into(),
+                enc: "not armored".into(),
+                extra: vec![],
+            }],
+            others: vec![
+                entry("hc_vault", "http://127.0.0.1:1/v1/sops/keys/k"),
+                entry("kms", "arn:aws:kms:us-east-1:1:key/k"),
+                entry("pgp", "ABCD"),
+                ("hckms".into(), Meta::Map(vec![])),
+            ],
+        }
+    }
+
+    #[test]
+    fn decryption_order_is_a_stable_sort_of_sops_group_order() {
+        let g = group();
+        let names = |order: &[&str]| {
+            let order: Vec<String> = order.iter().map(|s| s.to_string()).collect();
+            candidates(&g, &order)
+                .iter()
+                .map(|c| c.type_name().to_string())
+                .collect::<Vec<_>>()
+        };
+        // default: age, pgp, then the file order kms, hckms, hc_vault
+        assert_eq!(names(&[]), ["age", "pgp", "kms", "hckms", "hc_vault"]);
+        assert_eq!(
+            names(&["hc_vault", "kms"]),
+            ["hc_vault", "kms", "hckms", "pgp", "age"]
+        );
+    }
+
+    #[test]
+    fn the_report_names_every_key_and_no_secret() {
+        let meta = Metadata {
+            groups: vec![group()],
+            shamir_threshold: None,
+            lastmodified: String::new(),
+            mac: String::new(),
+            selector: crate::select::Selector::default(),
+            mac_only_encrypted: false,
+            version: "3.13.2".into(),
+            preserved: None,
+            extra: vec![],
+        };
+        let e = unwrap(&meta, &KeySources::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Group 0: FAILED"), "{e}");
+        for want in [
+            "age age1x",
+            "pgp ABCD",
+            "kms arn:aws:kms:us-east-1:1:key/k",
+            "hc_vault http://127.0.0.1:1/v1/sops/keys/k",
+            "hckms: this key type is not supported",
+        ] {
+            assert!(e.contains(want), "{want} missing from:\n{e}");
+        }
+    }
+
+    #[test]
+    fn cached_unwraps_skip_the_service() {
+        let sources = KeySources::default();
+        sources.cache.put("kms", "x", &[7u8; 32]);
+        let mut g = group();
+        g.age.clear();
+        g.others.retain(|(t, _)| t == "kms");
+        let meta = Metadata {
+            groups: vec![g],
+            shamir_threshold: None,
+            lastmodified: String::new(),
+            mac: String::new(),
+            selector: crate::select::Selector::default(),
+            mac_only_encrypted: false,
+            version: "3.13.2".into(),
+            preserved: None,
+            extra: vec![],
+        };
+        assert_eq!(unwrap(&meta, &sources).unwrap().as_bytes(), &[7u8; 32]);
+    }
+}
