@@ -143,17 +143,37 @@ impl Default for Backends {
 }
 
 impl Backends {
-    /// Every backend's settings from an environment lookup.
+    /// Every backend's settings from an environment lookup; `SOPS_RS_KEYSERVICE_TIMEOUT`
+    /// (seconds, or `500ms`, `10s`, `2m`) bounds each call to a key service.
     pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Backends {
+        let default = Backends::default();
         Backends {
             pgp: pgp::Settings::from_env(get),
             kms: kms::Settings::from_env(get),
             gcp_kms: gcp_kms::Settings::from_env(get),
             azure_kv: azure_kv::Settings::from_env(get),
             hc_vault: hc_vault::Settings::from_env(get),
-            ..Backends::default()
+            timeout: get("SOPS_RS_KEYSERVICE_TIMEOUT")
+                .and_then(|t| parse_timeout(&t))
+                .unwrap_or(default.timeout),
         }
     }
+}
+
+/// `30`, `30s`, `500ms` or `2m`; zero and nonsense are `None` (the default applies).
+fn parse_timeout(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (n, unit_ms) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1000)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60_000)
+    } else {
+        (s, 1000)
+    };
+    let n: u64 = n.trim().parse().ok()?;
+    Some(Duration::from_millis(n.checked_mul(unit_ms)?)).filter(|d| !d.is_zero())
 }
 
 /// Data keys (or shares) already unwrapped in this run, by (key type, `enc`): many files
@@ -487,6 +507,16 @@ mod tests {
             "hckms: this key type is not supported",
         ] {
             assert!(e.contains(want), "{want} missing from:\n{e}");
+        }
+    }
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(parse_timeout("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("2m"), Some(Duration::from_secs(120)));
+        for bad in ["", "0", "x", "-1s", "1h"] {
+            assert_eq!(parse_timeout(bad), None, "{bad}");
         }
     }
 
