@@ -5,7 +5,7 @@
 //! The CLI finds the file; this module only parses text and matches paths.
 
 use crate::error::{Error, Result};
-use crate::keys::KeySpec;
+use crate::keys::{KeySpec, azure_kv, gcp_kms, hc_vault, kms, pgp};
 use crate::metadata::Meta;
 use crate::select::{GoRegex, Selector};
 
@@ -49,23 +49,8 @@ const GROUP_KEYS: &[&str] = &[
     "hckms",
     "merge",
 ];
-/// Key types sops-rs cannot wrap for yet, in a key group and in a flat rule.
-const GROUP_UNSUPPORTED: &[&str] = &[
-    "pgp",
-    "kms",
-    "gcp_kms",
-    "azure_keyvault",
-    "hc_vault",
-    "hckms",
-];
-const FLAT_UNSUPPORTED: &[&str] = &[
-    "pgp",
-    "kms",
-    "gcp_kms",
-    "azure_keyvault",
-    "hc_vault_transit_uri",
-    "hckms",
-];
+/// Key types sops-rs cannot wrap for (HuaweiCloud KMS), in a key group and in a flat rule.
+const UNSUPPORTED: &[&str] = &["hckms"];
 
 fn unknown_keys(m: &Meta, known: &[&str], at: &str, out: &mut Vec<String>) {
     if let Meta::Map(es) = m {
@@ -96,7 +81,7 @@ fn read_group(
         )));
     }
     unknown_keys(g, GROUP_KEYS, at, warnings);
-    for t in GROUP_UNSUPPORTED {
+    for t in UNSUPPORTED {
         if get(g, t).is_some() && !unsupported.iter().any(|u| u == t) {
             unsupported.push((*t).to_string());
         }
@@ -118,7 +103,106 @@ fn read_group(
         }
         Some(_) => return Err(Error::Config(format!("{at}: merge must be a list"))),
     }
+    group_keys(g, at, keys)
+}
+
+/// The keys a key group names, each type in sops' shape: `kms`, `gcp_kms` and
+/// `azure_keyvault` as lists of mappings, the others as lists of strings.
+fn group_keys(g: &Meta, at: &str, keys: &mut Vec<KeySpec>) -> Result<()> {
+    let bad = |ty: &str, e: String| Error::Config(format!("{at}: {ty}: {e}"));
     keys.extend(key_list(get(g, "age")).into_iter().map(KeySpec::Age));
+    for fp in key_list(get(g, "pgp")) {
+        keys.push(KeySpec::Pgp(
+            pgp::Key::parse(&fp).map_err(|e| bad("pgp", e))?,
+        ));
+    }
+    for (ty, m) in maps(g, "kms", at)? {
+        let mut k = kms::Key::parse(field(m, "arn")).map_err(|e| bad(ty, e))?;
+        if let Some(r) = get(m, "role").and_then(text) {
+            k.role = r.to_string();
+        }
+        k.aws_profile = field(m, "aws_profile").to_string();
+        if let Some(Meta::Map(ctx)) = get(m, "context") {
+            for (ck, cv) in ctx {
+                k.context
+                    .insert(ck.clone(), text(cv).unwrap_or_default().to_string());
+            }
+        }
+        keys.push(KeySpec::Kms(k));
+    }
+    for (ty, m) in maps(g, "gcp_kms", at)? {
+        let k = gcp_kms::Key::parse(field(m, "resource_id")).map_err(|e| bad(ty, e))?;
+        keys.push(KeySpec::GcpKms(k));
+    }
+    for (ty, m) in maps(g, "azure_keyvault", at)? {
+        if field(m, "vaultUrl").is_empty() || field(m, "key").is_empty() {
+            return Err(bad(ty, "vaultUrl and key are required".into()));
+        }
+        keys.push(KeySpec::AzureKv(azure_kv::Key {
+            vault_url: field(m, "vaultUrl").trim_end_matches('/').to_string(),
+            name: field(m, "key").to_string(),
+            version: field(m, "version").to_string(),
+        }));
+    }
+    for uri in key_list(get(g, "hc_vault")) {
+        let k = hc_vault::Key::parse(&uri).map_err(|e| bad("hc_vault", e))?;
+        keys.push(KeySpec::HcVault(k));
+    }
+    Ok(())
+}
+
+/// The mappings of a list-of-mappings key type.
+fn maps<'a>(g: &'a Meta, ty: &'static str, at: &str) -> Result<Vec<(&'static str, &'a Meta)>> {
+    match get(g, ty) {
+        None | Some(Meta::Null) => Ok(Vec::new()),
+        Some(Meta::List(items)) => items
+            .iter()
+            .map(|m| match m {
+                Meta::Map(_) => Ok((ty, m)),
+                _ => Err(Error::Config(format!(
+                    "{at}: each {ty} entry must be a mapping"
+                ))),
+            })
+            .collect(),
+        Some(_) => Err(Error::Config(format!("{at}: {ty} must be a list"))),
+    }
+}
+
+fn field<'a>(m: &'a Meta, k: &str) -> &'a str {
+    get(m, k).and_then(text).unwrap_or_default()
+}
+
+/// The keys of a flat rule: comma strings or lists; `kms` entries may be `ARN+ROLE` and
+/// share the rule's `aws_profile`.
+fn flat_keys(r: &Meta, at: &str, keys: &mut Vec<KeySpec>) -> Result<()> {
+    let bad = |ty: &str, e: String| Error::Config(format!("{at}: {ty}: {e}"));
+    keys.extend(key_list(get(r, "age")).into_iter().map(KeySpec::Age));
+    for fp in key_list(get(r, "pgp")) {
+        keys.push(KeySpec::Pgp(
+            pgp::Key::parse(&fp).map_err(|e| bad("pgp", e))?,
+        ));
+    }
+    let profile = get(r, "aws_profile").and_then(text).unwrap_or_default();
+    for arn in key_list(get(r, "kms")) {
+        let mut k = kms::Key::parse(&arn).map_err(|e| bad("kms", e))?;
+        k.aws_profile = profile.to_string();
+        keys.push(KeySpec::Kms(k));
+    }
+    for id in key_list(get(r, "gcp_kms")) {
+        keys.push(KeySpec::GcpKms(
+            gcp_kms::Key::parse(&id).map_err(|e| bad("gcp_kms", e))?,
+        ));
+    }
+    for url in key_list(get(r, "azure_keyvault")) {
+        keys.push(KeySpec::AzureKv(
+            azure_kv::Key::parse(&url).map_err(|e| bad("azure_keyvault", e))?,
+        ));
+    }
+    for uri in key_list(get(r, "hc_vault_transit_uri")) {
+        keys.push(KeySpec::HcVault(
+            hc_vault::Key::parse(&uri).map_err(|e| bad("hc_vault_transit_uri", e))?,
+        ));
+    }
     Ok(())
 }
 
@@ -135,7 +219,7 @@ pub struct CreationRule {
     pub shamir_threshold: Option<usize>,
     pub selector: Option<Selector>,
     pub mac_only_encrypted: bool,
-    /// Key types named in the rule that sops-rs cannot use yet (e.g. `pgp`).
+    /// Key types named in the rule that sops-rs cannot use (`hckms`).
     pub unsupported: Vec<String>,
     /// sops-rs' `rotate_after` (e.g. `90d`), in seconds: `check` flags files whose data key
     /// is older. sops ignores the key.
@@ -250,12 +334,10 @@ impl Config {
                 }
                 Some(_) => return Err(ctx("key_groups must be a list".into())),
                 None => {
-                    let mut keys: Vec<KeySpec> = key_list(get(r, "age"))
-                        .into_iter()
-                        .map(KeySpec::Age)
-                        .collect();
+                    let mut keys: Vec<KeySpec> = Vec::new();
+                    flat_keys(r, &format!("{name}: creation rule {i}"), &mut keys)?;
                     dedup(&mut keys);
-                    for t in FLAT_UNSUPPORTED {
+                    for t in UNSUPPORTED {
                         if get(r, t).is_some() {
                             rule.unsupported.push((*t).to_string());
                         }
@@ -321,6 +403,68 @@ mod tests {
         assert_eq!(
             c.rule_for("other.json").unwrap().groups,
             vec![vec![KeySpec::Age("age1c".into())]]
+        );
+    }
+
+    #[test]
+    fn every_key_type_flat_and_in_groups() {
+        let c = Config::parse(
+            r#"creation_rules:
+  - path_regex: flat
+    kms: "arn:aws:kms:us-east-1:1:key/a+arn:aws:iam::1:role/r, arn:aws:kms:eu-west-1:1:alias/b"
+    aws_profile: dev
+    pgp: [FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4]
+    gcp_kms: projects/p/locations/global/keyRings/r/cryptoKeys/k
+    azure_keyvault: https://v.vault.azure.net/keys/k/1
+    hc_vault_transit_uri: http://127.0.0.1:8200/v1/sops/keys/k
+  - path_regex: groups
+    key_groups:
+      - kms:
+          - arn: arn:aws:kms:us-east-1:1:key/a
+            role: arn:aws:iam::1:role/r
+            context: {Env: prod}
+            aws_profile: p
+        azure_keyvault:
+          - vaultUrl: https://v.vault.azure.net
+            key: k
+        hc_vault: [http://127.0.0.1:8200/v1/sops/keys/k]
+      - gcp_kms:
+          - resource_id: projects/p/locations/global/keyRings/r/cryptoKeys/k
+        pgp: [FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4]
+  - path_regex: huawei
+    hckms: [{key_id: "r:u"}]
+"#,
+            "t",
+        )
+        .unwrap();
+        let flat = &c.rule_for("flat").unwrap().groups;
+        let types: Vec<&str> = flat[0].iter().map(KeySpec::type_name).collect();
+        assert_eq!(
+            types,
+            ["pgp", "kms", "kms", "gcp_kms", "azure_kv", "hc_vault"]
+        );
+        let KeySpec::Kms(k) = &flat[0][1] else {
+            panic!()
+        };
+        assert_eq!(
+            (k.role.as_str(), k.aws_profile.as_str()),
+            ("arn:aws:iam::1:role/r", "dev")
+        );
+        let g = &c.rule_for("groups").unwrap().groups;
+        assert_eq!(g.len(), 2);
+        let KeySpec::Kms(k) = &g[0][0] else { panic!() };
+        assert_eq!(k.context.get("Env").map(String::as_str), Some("prod"));
+        let KeySpec::AzureKv(a) = &g[0][1] else {
+            panic!()
+        };
+        assert_eq!((a.name.as_str(), a.version.as_str()), ("k", ""));
+        assert_eq!(g[1].len(), 2);
+        assert_eq!(c.rule_for("huawei").unwrap().unsupported, ["hckms"]);
+        let bad = Config::parse("creation_rules:\n  - kms: not-an-arn\n", "t");
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("not an AWS KMS key ARN")
         );
     }
 

@@ -307,3 +307,46 @@ fn toml_conversions() {
     assert!(!out.status.success() && err.contains("[\"b\"]") && err.contains("null"));
     assert!(!err.contains("canary"), "{err}");
 }
+
+/// Regression: TOML's empty tables, empty arrays and empty array-of-tables elements were
+/// dropped (or shifted other elements) on conversion; the real sops reads what we write.
+#[test]
+fn toml_empty_collections_convert() {
+    let d = isolated_scratch("convert-toml-empty");
+    let cases = [
+        (
+            "[[arr]]\n[[arr]]\nh = 1\nk = 1\n",
+            "{\n\t\"arr\": [\n\t\t{},\n\t\t{\n\t\t\t\"h\": 1,\n\t\t\t\"k\": 1\n\t\t}\n\t]\n}",
+        ),
+        ("a = [{}, 2]\n", "{\n\t\"a\": [\n\t\t{},\n\t\t2\n\t]\n}"),
+        (
+            "x = 1\n[t]\n[u]\nv = []\n",
+            "{\n\t\"x\": 1,\n\t\"t\": {},\n\t\"u\": {\n\t\t\"v\": []\n\t}\n}",
+        ),
+    ];
+    for (i, (toml, want)) in cases.iter().enumerate() {
+        let f = format!("c{i}.toml");
+        std::fs::write(d.join(&f), toml).unwrap();
+        let enc = run_ok(&bin(), &["encrypt", "--age", KEY1_PUB, &f], &d).unwrap();
+        let e = format!("c{i}.enc.toml");
+        std::fs::write(d.join(&e), &enc.stdout).unwrap();
+        // the TOML itself round-trips byte for byte
+        let back = run_ok(&bin(), &["decrypt", &e], &d).unwrap().stdout;
+        assert_eq!(String::from_utf8_lossy(&back), *toml);
+        let json = run_ok(&bin(), &["decrypt", "--output-type", "json", &e], &d)
+            .unwrap()
+            .stdout;
+        assert_eq!(String::from_utf8_lossy(&json).trim_end(), *want, "{toml}");
+        // and sops reads the same data from our JSON encryption
+        let ej = run_ok(
+            &bin(),
+            &["encrypt", "--output-type", "json", "--age", KEY1_PUB, &f],
+            &d,
+        )
+        .unwrap();
+        let j = format!("c{i}.enc.json");
+        std::fs::write(d.join(&j), &ej.stdout).unwrap();
+        let sops = run_sops_ok(&["decrypt", &j], &d).unwrap().stdout;
+        assert_eq!(String::from_utf8_lossy(&sops).trim_end(), *want, "{toml}");
+    }
+}

@@ -589,6 +589,14 @@ fn same_as_sops(text: &str, ext: &str) -> Result<(), String> {
     Ok(())
 }
 
+fn last_line_comment_without_newline(doc: &str) -> bool {
+    !doc.ends_with('\n')
+        && doc
+            .lines()
+            .last()
+            .is_some_and(|l| l.trim_start().starts_with('#'))
+}
+
 proptest! {
     #![proptest_config(common::random_yaml::config(12))]
 
@@ -618,6 +626,9 @@ proptest! {
         // yaml.v3 quirk, not compared: comments after a `---` followed by a blank line are
         // moved into the document before (replacing its last comment); sops-rs keeps them
         prop_assume!(!head_comment_then_blank(&doc));
+        // yaml.v3 quirk, not compared (README, Limitations): a comment that is the file's last
+        // line, without a final newline, after a nested mapping, is read into that mapping
+        prop_assume!(!last_line_comment_without_newline(&doc));
         let r = same_as_sops(&doc, "yaml");
         prop_assert!(r.is_ok(), "{}\ninput: {:?}", r.unwrap_err(), doc);
     }

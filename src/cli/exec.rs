@@ -55,9 +55,6 @@ pub struct ExecEnvArgs {
     /// Input format: yaml, json, dotenv, ini, toml or binary (default: from the extension)
     #[arg(long)]
     pub input_type: Option<String>,
-    /// Accepted for sops compatibility (only age keys are used so far)
-    #[arg(long, env = "SOPS_DECRYPTION_ORDER")]
-    pub decryption_order: Option<String>,
 }
 
 #[derive(Args)]
@@ -85,9 +82,6 @@ pub struct ExecFileArgs {
     /// removed after it
     #[arg(long)]
     pub background: bool,
-    /// Accepted for sops compatibility (only age keys are used so far)
-    #[arg(long, env = "SOPS_DECRYPTION_ORDER")]
-    pub decryption_order: Option<String>,
 }
 
 /// Decrypt `file` as `decrypt` does (format from the flag, the extension or the content).

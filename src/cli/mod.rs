@@ -9,6 +9,7 @@ mod edit;
 mod exec;
 mod git;
 mod hygiene;
+mod key_flags;
 mod output;
 mod rekey;
 mod set;
@@ -29,6 +30,7 @@ mod code {
     pub const GENERIC: u8 = 1;
     pub const COULD_NOT_READ_INPUT: u8 = 2;
     pub const COULD_NOT_WRITE_OUTPUT: u8 = 3;
+    pub const INVALID_KMS_ENCRYPTION_CONTEXT: u8 = 6;
     pub const CONFLICTING_PARAMETERS: u8 = 8;
     pub const ERROR_ENCRYPTING_TREE: u8 = 23;
     pub const ERROR_DECRYPTING_TREE: u8 = 25;
@@ -36,6 +38,7 @@ mod code {
     pub const INVALID_TREE_PATH: u8 = 91;
     pub const NEED_AT_LEAST_ONE_DOCUMENT: u8 = 92;
     pub const NO_FILE_SPECIFIED: u8 = 100;
+    pub const DUPLICATE_DECRYPTION_KEY_TYPE: u8 = 112;
     pub const COULD_NOT_RETRIEVE_KEY: u8 = 128;
     pub const FILE_ALREADY_ENCRYPTED: u8 = 203;
 }
@@ -66,6 +69,9 @@ struct Cli {
     /// Only values preceded by a comment matching this regex are encrypted (encrypt)
     #[arg(long, global = true)]
     encrypted_comment_regex: Option<String>,
+    /// Key types to try first when decrypting, e.g. age,pgp,kms (default: age,pgp)
+    #[arg(long, global = true, env = "SOPS_DECRYPTION_ORDER")]
+    decryption_order: Option<String>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
     /// A file to edit (as `sops-rs edit FILE`)
@@ -144,6 +150,8 @@ struct NewFileArgs {
     /// age recipients, comma-separated
     #[arg(short = 'a', long, env = "SOPS_AGE_RECIPIENTS")]
     age: Option<String>,
+    #[command(flatten)]
+    keys: key_flags::KeyFlags,
     /// Values under keys with this suffix stay in clear (default _unencrypted)
     #[arg(long)]
     unencrypted_suffix: Option<String>,
@@ -173,9 +181,6 @@ struct DecryptArgs {
     /// Do not check the MAC
     #[arg(long)]
     ignore_mac: bool,
-    /// Accepted for sops compatibility (only age keys are used so far)
-    #[arg(long, env = "SOPS_DECRYPTION_ORDER")]
-    decryption_order: Option<String>,
 }
 
 #[derive(Args)]
@@ -233,7 +238,7 @@ fn fail(file: &str, e: Error) -> Failure {
             "if the change was intended, re-encrypt the plaintext; --ignore-mac skips this check",
         ),
         Error::NoKeys => Some(
-            "pass --age RECIPIENT, set SOPS_AGE_RECIPIENTS, or add a creation rule to .sops-rs.yaml",
+            "pass --age RECIPIENT (or --kms, --gcp-kms, --azure-kv, --hc-vault-transit, --pgp), or add a creation rule to .sops-rs.yaml",
         ),
         _ => None,
     };
@@ -279,6 +284,7 @@ fn dispatch(mut cli: Cli) -> Result<(), Failure> {
         )
         .hint("flags and files come after the command: `sops-rs decrypt FILE`"));
     }
+    key_flags::set_decryption_order(cli.decryption_order.as_deref())?;
     match cli.cmd.take() {
         Some(Cmd::Encrypt(a)) => {
             let g = global_encrypt(&cli);
@@ -331,6 +337,7 @@ fn key_sources() -> KeySources {
     KeySources {
         age: age_env::load_identities(&env, None),
         backends: Backends::from_env(&env),
+        decryption_order: key_flags::decryption_order(),
         ..KeySources::default()
     }
 }
@@ -525,14 +532,18 @@ fn new_file_options(
     let flag_selector = sops_rs::select::at_most_one(&flag_pairs)
         .map_err(|e| Failure::new(code::CONFLICTING_PARAMETERS, e.to_string()))?;
     let mut groups: Vec<Vec<KeySpec>> = Vec::new();
-    if let Some(r) = a.age.as_deref() {
-        let keys: Vec<KeySpec> = age_env::split_recipients(r)
-            .into_iter()
-            .map(KeySpec::Age)
-            .collect();
-        if !keys.is_empty() {
-            groups.push(keys);
-        }
+    // every key flag together makes one group, as in sops
+    let mut keys: Vec<KeySpec> = a
+        .age
+        .as_deref()
+        .map(age_env::split_recipients)
+        .unwrap_or_default()
+        .into_iter()
+        .map(KeySpec::Age)
+        .collect();
+    keys.extend(a.keys.specs()?);
+    if !keys.is_empty() {
+        groups.push(keys);
     }
     let mut selector = flag_selector;
     let mut threshold = a.shamir_secret_sharing_threshold;

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use sops_rs::document::{self, DecryptOptions, Opened};
 use sops_rs::keys::KeySpec;
+
+use super::key_flags::Lists;
 use sops_rs::{Error, Format};
 
 use super::{
@@ -34,6 +36,42 @@ pub(super) struct RotateArgs {
     /// age recipients to remove from every key group, comma-separated
     #[arg(long)]
     rm_age: Vec<String>,
+    /// AWS KMS ARNs (ARN or ARN+ROLE_ARN) to add to the first key group
+    #[arg(long)]
+    add_kms: Vec<String>,
+    /// AWS KMS ARNs to remove from every key group
+    #[arg(long)]
+    rm_kms: Vec<String>,
+    /// PGP fingerprints to add to the first key group
+    #[arg(long)]
+    add_pgp: Vec<String>,
+    /// PGP fingerprints to remove from every key group
+    #[arg(long)]
+    rm_pgp: Vec<String>,
+    /// GCP KMS resource ids to add to the first key group
+    #[arg(long)]
+    add_gcp_kms: Vec<String>,
+    /// GCP KMS resource ids to remove from every key group
+    #[arg(long)]
+    rm_gcp_kms: Vec<String>,
+    /// Azure Key Vault key URLs to add to the first key group
+    #[arg(long)]
+    add_azure_kv: Vec<String>,
+    /// Azure Key Vault key URLs to remove from every key group
+    #[arg(long)]
+    rm_azure_kv: Vec<String>,
+    /// Vault transit key URIs to add to the first key group
+    #[arg(long)]
+    add_hc_vault_transit: Vec<String>,
+    /// Vault transit key URIs to remove from every key group
+    #[arg(long)]
+    rm_hc_vault_transit: Vec<String>,
+    /// AWS shared-config profile for the KMS keys added or removed
+    #[arg(long)]
+    aws_profile: Option<String>,
+    /// KMS encryption context for the KMS keys added or removed: key:value,key2:value2
+    #[arg(long)]
+    encryption_context: Option<String>,
     /// Do not check the MAC
     #[arg(long)]
     ignore_mac: bool,
@@ -67,6 +105,27 @@ pub(super) struct GroupsAddArgs {
     /// age recipients of the new group (repeatable, or comma-separated)
     #[arg(long)]
     age: Vec<String>,
+    /// AWS KMS ARNs (ARN or ARN+ROLE_ARN) of the new group
+    #[arg(long)]
+    kms: Vec<String>,
+    /// AWS shared-config profile for the --kms keys
+    #[arg(long)]
+    aws_profile: Option<String>,
+    /// KMS encryption context for the --kms keys: key:value,key2:value2
+    #[arg(long)]
+    encryption_context: Option<String>,
+    /// GCP KMS resource ids of the new group
+    #[arg(long)]
+    gcp_kms: Vec<String>,
+    /// Azure Key Vault key URLs of the new group
+    #[arg(long)]
+    azure_kv: Vec<String>,
+    /// Vault transit key URIs of the new group
+    #[arg(long)]
+    hc_vault_transit: Vec<String>,
+    /// PGP fingerprints of the new group
+    #[arg(long)]
+    pgp: Vec<String>,
     #[arg(short = 'i', long)]
     in_place: bool,
     #[arg(long)]
@@ -151,8 +210,30 @@ fn rotate_one(a: &RotateArgs, file: &Path) -> Result<(), Failure> {
     let name = file.display().to_string();
     let opened = open(file, a.input_type.as_deref(), a.ignore_mac)?;
     let mut groups = opened.key_groups().map_err(|e| fail(&name, e))?;
-    let add = recipients(&a.add_age);
-    let rm = recipients(&a.rm_age);
+    let mut add = recipients(&a.add_age);
+    add.extend(
+        Lists {
+            kms: &a.add_kms,
+            gcp_kms: &a.add_gcp_kms,
+            azure_kv: &a.add_azure_kv,
+            hc_vault: &a.add_hc_vault_transit,
+            pgp: &a.add_pgp,
+        }
+        .specs(a.aws_profile.as_deref(), a.encryption_context.as_deref())?,
+    );
+    let mut rm = recipients(&a.rm_age);
+    rm.extend(
+        Lists {
+            kms: &a.rm_kms,
+            gcp_kms: &a.rm_gcp_kms,
+            azure_kv: &a.rm_azure_kv,
+            hc_vault: &a.rm_hc_vault_transit,
+            pgp: &a.rm_pgp,
+        }
+        .specs(a.aws_profile.as_deref(), a.encryption_context.as_deref())?,
+    );
+    // keys are matched as sops matches them: by type and `ToString`
+    let rm: Vec<(&str, String)> = rm.iter().map(|k| (k.type_name(), k.id())).collect();
     if groups.is_empty() {
         groups.push(Vec::new());
     }
@@ -162,7 +243,7 @@ fn rotate_one(a: &RotateArgs, file: &Path) -> Result<(), Failure> {
         }
     }
     for g in &mut groups {
-        g.retain(|k| !rm.contains(k));
+        g.retain(|k| !rm.contains(&(k.type_name(), k.id())));
     }
     if groups.iter().any(Vec::is_empty) {
         return Err(Failure::new(
@@ -200,11 +281,21 @@ pub(super) fn groups(cmd: GroupsCmd) -> Result<(), Failure> {
     let mut groups = opened.key_groups().map_err(|e| fail(&name, e))?;
     match (&cmd, change) {
         (GroupsCmd::Add(a), _) => {
-            let g = recipients(&a.age);
+            let mut g = recipients(&a.age);
+            g.extend(
+                Lists {
+                    kms: &a.kms,
+                    gcp_kms: &a.gcp_kms,
+                    azure_kv: &a.azure_kv,
+                    hc_vault: &a.hc_vault_transit,
+                    pgp: &a.pgp,
+                }
+                .specs(a.aws_profile.as_deref(), a.encryption_context.as_deref())?,
+            );
             if g.is_empty() {
                 return Err(Failure::new(
                     code::GENERIC,
-                    "a new key group needs at least one key: give --age",
+                    "a new key group needs at least one key: give --age, --kms, --pgp, …",
                 ));
             }
             groups.push(g);

@@ -163,6 +163,10 @@ impl Walker<'_> {
                 ipath: ipath.clone(),
             });
         }
+        if depth > 0 && t.is_empty() {
+            // an empty table holds no value, but a conversion must know it is there
+            self.empty_collection(at, b'{', path, ipath, false);
+        }
         for (k, item) in t.iter() {
             if depth == 0 && k == SOPS_TABLE {
                 continue;
@@ -204,6 +208,32 @@ impl Walker<'_> {
         Ok(())
     }
 
+    /// A value-less leaf marking an empty table or array (`quote` `{` or `[`), as the
+    /// YAML and JSON readers give, so that conversions keep it (and its index).
+    fn empty_collection(
+        &mut self,
+        at: usize,
+        quote: u8,
+        path: &[String],
+        ipath: &[PathSeg],
+        in_seq: bool,
+    ) {
+        self.leaves.push(Leaf {
+            path: path.to_vec(),
+            value: None,
+            comments: Vec::new(),
+            alt_paths: Vec::new(),
+            ctx: LeafCtx {
+                in_seq,
+                quote,
+                line_start: line_start(self.src, at),
+                ..LeafCtx::default()
+            },
+            index_path: ipath.to_vec(),
+            span: at..at,
+        });
+    }
+
     fn value(
         &mut self,
         v: &T,
@@ -226,6 +256,9 @@ impl Walker<'_> {
             T::Boolean(b) => Value::Bool(*b.value()),
             T::Datetime(_) => Value::Time(self.src[span.clone()].to_string()),
             T::Array(a) => {
+                if a.is_empty() {
+                    self.empty_collection(span.start, b'[', path, ipath, in_seq);
+                }
                 self.containers.push(Container {
                     span: span.clone(),
                     path: path.clone(),
@@ -239,6 +272,9 @@ impl Walker<'_> {
                 return Ok(());
             }
             T::InlineTable(t) => {
+                if t.is_empty() {
+                    self.empty_collection(span.start, b'{', path, ipath, in_seq);
+                }
                 self.containers.push(Container {
                     span: span.clone(),
                     path: path.clone(),
@@ -909,6 +945,8 @@ f = false
     fn text_of(l: &Leaf) -> &str {
         match &l.value {
             Some(Value::Str(s) | Value::Comment(s)) => s,
+            // the marker leaf of an empty table or array
+            None => "",
             _ => panic!("no text"),
         }
     }
@@ -1358,7 +1396,8 @@ f = false
             let p = parse(src).unwrap();
             let paths = |p: &Parsed| p.leaves.iter().map(|l| l.path.clone()).collect::<Vec<_>>();
             assert_eq!(paths(&pe), paths(&p), "{enc}");
-            for l in &pe.leaves {
+            // empty tables and arrays have value-less marker leaves
+            for l in pe.leaves.iter().filter(|l| l.value.is_some()) {
                 let t = leaf_text(&enc, l);
                 if !text_of(l).is_empty() {
                     assert!(
@@ -1463,7 +1502,7 @@ f = false
             proptest::prop_assert_eq!(paths(&pe), paths(&p), "{:?} -> {:?}", src, enc);
             proptest::prop_assert!(pe.metadata.is_some());
             let mut edits = Vec::new();
-            for leaf in &pe.leaves {
+            for leaf in pe.leaves.iter().filter(|l| l.value.is_some()) {
                 if let Some((_, v, record)) = tokens.iter().find(|(tok, ..)| tok == text_of(leaf)) {
                     let text = record.clone().unwrap_or_else(|| decrypted_text(&enc, leaf, v));
                     edits.push(Edit::new(leaf.span.clone(), text));
@@ -1516,7 +1555,7 @@ f = false
             let paths = |p: &Parsed| p.leaves.iter().map(|l| (l.path.clone(), l.index_path.clone(), l.comments.len())).collect::<Vec<_>>();
             proptest::prop_assert_eq!(paths(&pe), paths(&p), "{:?} -> {:?}", src, enc);
             let mut edits = Vec::new();
-            for leaf in &pe.leaves {
+            for leaf in pe.leaves.iter().filter(|l| l.value.is_some()) {
                 if let Some((_, v, record)) = tokens.iter().find(|(tok, ..)| tok == text_of(leaf)) {
                     let text = record.clone().unwrap_or_else(|| decrypted_text(&enc, leaf, v));
                     edits.push(Edit::new(leaf.span.clone(), text));

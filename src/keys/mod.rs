@@ -145,17 +145,37 @@ impl Default for Backends {
 }
 
 impl Backends {
-    /// Every backend's settings from an environment lookup.
+    /// Every backend's settings from an environment lookup; `SOPS_RS_KEYSERVICE_TIMEOUT`
+    /// (seconds, or `500ms`, `10s`, `2m`) bounds each call to a key service.
     pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Backends {
+        let default = Backends::default();
         Backends {
             pgp: pgp::Settings::from_env(get),
             kms: kms::Settings::from_env(get),
             gcp_kms: gcp_kms::Settings::from_env(get),
             azure_kv: azure_kv::Settings::from_env(get),
             hc_vault: hc_vault::Settings::from_env(get),
-            ..Backends::default()
+            timeout: get("SOPS_RS_KEYSERVICE_TIMEOUT")
+                .and_then(|t| parse_timeout(&t))
+                .unwrap_or(default.timeout),
         }
     }
+}
+
+/// `30`, `30s`, `500ms` or `2m`; zero and nonsense are `None` (the default applies).
+fn parse_timeout(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (n, unit_ms) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1000)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60_000)
+    } else {
+        (s, 1000)
+    };
+    let n: u64 = n.trim().parse().ok()?;
+    Some(Duration::from_millis(n.checked_mul(unit_ms)?)).filter(|d| !d.is_zero())
 }
 
 /// Data keys (or shares) already unwrapped in this run, by (key type, `enc`): many files
@@ -415,4 +435,111 @@ fn with_hint(mut report: Vec<String>, sources: &KeySources) -> String {
         );
     }
     report.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(ty: &str, id: &str) -> (String, Meta) {
+        let m = match ty {
+            "pgp" => pgp::Key::parse(id).unwrap().to_entry("x", "t"),
+            "kms" => kms::Key::parse(id).unwrap().to_entry("x", "t"),
+            _ => hc_vault::Key::parse(id).unwrap().to_entry("x", "t"),
+        };
+        (ty.to_string(), m)
+    }
+
+    fn group() -> KeyGroup {
+        KeyGroup {
+            age: vec![AgeKey {
+                recipient: "age1x".into(),
+                enc: "not armored".into(),
+                extra: vec![],
+            }],
+            others: vec![
+                entry("hc_vault", "http://127.0.0.1:1/v1/sops/keys/k"),
+                entry("kms", "arn:aws:kms:us-east-1:1:key/k"),
+                entry("pgp", "ABCD"),
+                ("hckms".into(), Meta::Map(vec![])),
+            ],
+        }
+    }
+
+    #[test]
+    fn decryption_order_is_a_stable_sort_of_sops_group_order() {
+        let g = group();
+        let names = |order: &[&str]| {
+            let order: Vec<String> = order.iter().map(|s| s.to_string()).collect();
+            candidates(&g, &order)
+                .iter()
+                .map(|c| c.type_name().to_string())
+                .collect::<Vec<_>>()
+        };
+        // default: age, pgp, then the file order kms, hckms, hc_vault
+        assert_eq!(names(&[]), ["age", "pgp", "kms", "hckms", "hc_vault"]);
+        assert_eq!(
+            names(&["hc_vault", "kms"]),
+            ["hc_vault", "kms", "hckms", "pgp", "age"]
+        );
+    }
+
+    #[test]
+    fn the_report_names_every_key_and_no_secret() {
+        let meta = Metadata {
+            groups: vec![group()],
+            shamir_threshold: None,
+            lastmodified: String::new(),
+            mac: String::new(),
+            selector: crate::select::Selector::default(),
+            mac_only_encrypted: false,
+            version: "3.13.2".into(),
+            preserved: None,
+            extra: vec![],
+        };
+        let e = unwrap(&meta, &KeySources::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Group 0: FAILED"), "{e}");
+        for want in [
+            "age age1x",
+            "pgp ABCD",
+            "kms arn:aws:kms:us-east-1:1:key/k",
+            "hc_vault http://127.0.0.1:1/v1/sops/keys/k",
+            "hckms: this key type is not supported",
+        ] {
+            assert!(e.contains(want), "{want} missing from:\n{e}");
+        }
+    }
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(parse_timeout("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("2m"), Some(Duration::from_secs(120)));
+        for bad in ["", "0", "x", "-1s", "1h"] {
+            assert_eq!(parse_timeout(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn cached_unwraps_skip_the_service() {
+        let sources = KeySources::default();
+        sources.cache.put("kms", "x", &[7u8; 32]);
+        let mut g = group();
+        g.age.clear();
+        g.others.retain(|(t, _)| t == "kms");
+        let meta = Metadata {
+            groups: vec![g],
+            shamir_threshold: None,
+            lastmodified: String::new(),
+            mac: String::new(),
+            selector: crate::select::Selector::default(),
+            mac_only_encrypted: false,
+            version: "3.13.2".into(),
+            preserved: None,
+            extra: vec![],
+        };
+        assert_eq!(unwrap(&meta, &sources).unwrap().as_bytes(), &[7u8; 32]);
+    }
 }
