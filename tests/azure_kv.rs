@@ -311,3 +311,68 @@ fn a_dead_vault_times_out() {
     assert!(e.contains("no answer within 0.7s"), "{e}");
     assert!(start.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn cli_round_trip_with_env_credentials_and_az_on_path() {
+    let fake = AzureFake::start();
+    let dir = common::isolated_scratch("azure_kv_cli");
+    std::fs::write(dir.join("plain.yaml"), PLAIN).unwrap();
+    let authority = fake.url();
+    let env = [
+        ("AZURE_TENANT_ID", azure_fake::TENANT),
+        ("AZURE_CLIENT_ID", azure_fake::CLIENT),
+        ("AZURE_CLIENT_SECRET", azure_fake::SECRET),
+        ("AZURE_AUTHORITY_HOST", authority.as_str()),
+    ];
+    let url = fake.key_url(None);
+    let o = common::run(
+        &common::bin(),
+        &["encrypt", "--azure-kv", &url, "plain.yaml"],
+        &dir,
+        &env,
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let enc = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(entry_field(&enc, "version"), azure_fake::VERSIONS[1]);
+    std::fs::write(dir.join("enc.yaml"), &enc).unwrap();
+
+    // decrypt with the Azure CLI's token instead (a stand-in `az` first on PATH)
+    let bin = common::scratch("azure_kv_cli_bin");
+    fake_az(
+        &bin,
+        &format!("echo '{{\"accessToken\": \"{}\"}}'", azure_fake::TOKEN),
+    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let o = common::run(
+        &common::bin(),
+        &["decrypt", "enc.yaml"],
+        &dir,
+        &[("PATH", path.as_str())],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), PLAIN);
+    assert_eq!(fake.rejections(), Vec::<String>::new());
+
+    // a wrong secret: non-zero exit, the key and the reason named, the secret not
+    let o = common::run(
+        &common::bin(),
+        &["decrypt", "enc.yaml"],
+        &dir,
+        &[
+            ("AZURE_TENANT_ID", azure_fake::TENANT),
+            ("AZURE_CLIENT_ID", azure_fake::CLIENT),
+            ("AZURE_CLIENT_SECRET", "wrong-xyzzy"),
+            ("AZURE_AUTHORITY_HOST", authority.as_str()),
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("azure_kv ") && e.contains("AADSTS7000215"),
+        "{e}"
+    );
+    assert!(!e.contains("xyzzy"), "{e}");
+}

@@ -217,3 +217,78 @@ fn interop_with_the_real_sops() {
     );
     assert_eq!(String::from_utf8(o.stdout).unwrap(), PLAIN);
 }
+
+#[test]
+fn cli_round_trip_and_interop() {
+    let bao = OpenBao::start();
+    let dir = common::isolated_scratch("hc_vault_cli");
+    let uri = bao.key_uri(openbao::KEY);
+    let env = [
+        ("VAULT_ADDR", bao.addr.as_str()),
+        ("VAULT_TOKEN", openbao::ROOT_TOKEN),
+    ];
+    std::fs::write(dir.join("plain.yaml"), PLAIN).unwrap();
+    let ours = common::run(
+        &common::bin(),
+        &["encrypt", "--hc-vault-transit", &uri, "plain.yaml"],
+        &dir,
+        &env,
+        None,
+    );
+    assert!(
+        ours.status.success(),
+        "sops-rs encrypt: {}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    std::fs::write(dir.join("ours.yaml"), &ours.stdout).unwrap();
+    for (prog, name) in [(common::bin(), "sops-rs"), (common::sops(), "sops")] {
+        let mut args = vec!["decrypt", "ours.yaml"];
+        if name == "sops" {
+            args.insert(0, "--disable-version-check");
+        }
+        let o = common::run(&prog, &args, &dir, &env, None);
+        assert!(
+            o.status.success(),
+            "{name} decrypt: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(String::from_utf8(o.stdout).unwrap(), PLAIN, "{name}");
+    }
+
+    // sops encrypts (keys from SOPS_VAULT_URIS), sops-rs decrypts with the token from
+    // ~/.vault-token
+    let o = common::run_sops(
+        &["encrypt", "plain.yaml"],
+        &dir,
+        &[
+            ("VAULT_ADDR", bao.addr.as_str()),
+            ("VAULT_TOKEN", openbao::ROOT_TOKEN),
+            ("SOPS_VAULT_URIS", uri.as_str()),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(dir.join("theirs.yaml"), &o.stdout).unwrap();
+    let home = common::scratch("hc_vault_cli_home");
+    std::fs::write(
+        home.join(".vault-token"),
+        format!("{}\n", openbao::ROOT_TOKEN),
+    )
+    .unwrap();
+    let h = home.display().to_string();
+    let o = common::run(
+        &common::bin(),
+        &["decrypt", "theirs.yaml"],
+        &dir,
+        &[("HOME", h.as_str())],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), PLAIN);
+
+    // no token anywhere: the failure report says what to set, and exits non-zero
+    let o = common::run(&common::bin(), &["decrypt", "theirs.yaml"], &dir, &[], None);
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains(&format!("hc_vault {uri}")), "{e}");
+    assert!(e.contains("no Vault token was given"), "{e}");
+}
