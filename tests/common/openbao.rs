@@ -31,10 +31,26 @@ pub struct OpenBao {
 
 impl OpenBao {
     pub fn start() -> OpenBao {
+        // the free port is found by bind-and-release, so another process may take it first:
+        // try a few
+        let mut last = String::new();
+        for _ in 0..3 {
+            match OpenBao::try_start() {
+                Ok(s) => {
+                    s.cli_ok(&["secrets", "enable", &format!("-path={ENGINE}"), "transit"]);
+                    s.cli_ok(&["write", "-f", &format!("{ENGINE}/keys/{KEY}")]);
+                    return s;
+                }
+                Err(e) => last = e,
+            }
+        }
+        panic!("{last}");
+    }
+
+    fn try_start() -> Result<OpenBao, String> {
         let bao = bao();
         let dir = super::scratch("openbao");
         let log = dir.join("server.log");
-        // a free port: bind :0, read it, release it (bao binds it right after)
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -59,10 +75,8 @@ impl OpenBao {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bao.display()));
         let mut s = OpenBao { addr, child, log };
-        s.wait_ready();
-        s.cli_ok(&["secrets", "enable", &format!("-path={ENGINE}"), "transit"]);
-        s.cli_ok(&["write", "-f", &format!("{ENGINE}/keys/{KEY}")]);
-        s
+        s.wait_ready()?;
+        Ok(s)
     }
 
     /// `https://.../v1/sops/keys/NAME`, the URI sops' `--hc-vault-transit` takes.
@@ -70,24 +84,24 @@ impl OpenBao {
         format!("{}/v1/{ENGINE}/keys/{name}", self.addr)
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let start = Instant::now();
+        let log = |l: &PathBuf| std::fs::read_to_string(l).unwrap_or_default();
         loop {
             if let Ok(Some(st)) = self.child.try_wait() {
-                panic!(
+                return Err(format!(
                     "bao server exited ({st}) before answering:\n{}",
-                    std::fs::read_to_string(&self.log).unwrap_or_default()
-                );
+                    log(&self.log)
+                ));
             }
-            let o = self.cli(&["status"]);
-            if o.status.success() {
-                return;
+            if self.cli(&["status"]).status.success() {
+                return Ok(());
             }
             if start.elapsed() > Duration::from_secs(30) {
-                panic!(
+                return Err(format!(
                     "bao server did not answer within 30s:\n{}",
-                    std::fs::read_to_string(&self.log).unwrap_or_default()
-                );
+                    log(&self.log)
+                ));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
