@@ -267,6 +267,43 @@ fn without_a_secret_the_azure_cli_token_is_used() {
 }
 
 #[test]
+fn workload_identity_federated_token() {
+    let fake = AzureFake::start();
+    let dir = common::scratch("azure_kv_wi");
+    let file = dir.join("azure-identity-token");
+    std::fs::write(&file, format!("{}\n", azure_fake::ASSERTION)).unwrap();
+    let mut s = fake.settings();
+    s.client_secret = None;
+    s.federated_token_file = Some(file.clone());
+    let b = backends(s.clone());
+    let enc = encrypt(&fake.key_url(None), &b).unwrap();
+    assert_eq!(decrypt(&enc, &b).unwrap(), PLAIN);
+    assert_eq!(fake.rejections(), Vec::<String>::new());
+    let t = fake
+        .http
+        .requests()
+        .into_iter()
+        .find(|r| r.path.contains("oauth2"))
+        .unwrap()
+        .form();
+    assert_eq!(t["client_assertion"], azure_fake::ASSERTION);
+    assert!(!t.contains_key("client_secret"));
+
+    // a stale assertion: the service's reason, not the token
+    std::fs::write(&file, "eyJstale.jwt.xyzzy").unwrap();
+    let e = encrypt(&fake.key_url(None), &backends(s.clone()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("AADSTS700024") && !e.contains("xyzzy"), "{e}");
+    // an unreadable file is named
+    s.federated_token_file = Some(dir.join("missing"));
+    let e = encrypt(&fake.key_url(None), &backends(s))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot read AZURE_FEDERATED_TOKEN_FILE"), "{e}");
+}
+
+#[test]
 fn no_credentials_at_all_says_what_to_set() {
     let fake = AzureFake::start();
     let dir = common::scratch("azure_kv_no_creds");

@@ -66,8 +66,9 @@ impl Key {
     }
 }
 
-/// Credentials, from the usual Azure environment variables: a service principal's client
-/// secret when `AZURE_CLIENT_SECRET` is set, else the Azure CLI's login (`az`).
+/// Credentials, from the usual Azure environment variables, in `DefaultAzureCredential`'s
+/// order: a service principal's client secret (`AZURE_CLIENT_SECRET`), workload identity
+/// (`AZURE_FEDERATED_TOKEN_FILE`), else the Azure CLI's login (`az`).
 #[derive(Clone, Default)]
 pub struct Settings {
     pub tenant_id: Option<String>,
@@ -75,7 +76,10 @@ pub struct Settings {
     pub client_secret: Option<Zeroizing<String>>,
     /// `AZURE_AUTHORITY_HOST`, for sovereign clouds (and the test fake).
     pub authority_host: Option<String>,
-    /// The Azure CLI to ask for a token when no client secret is set; empty means `az`.
+    /// `AZURE_FEDERATED_TOKEN_FILE` (workload identity: AKS, GitHub OIDC): its JWT is the
+    /// client assertion, read at each call since the platform rotates it.
+    pub federated_token_file: Option<std::path::PathBuf>,
+    /// The Azure CLI to ask for a token when no other credential is set; empty means `az`.
     pub az_command: String,
 }
 
@@ -89,6 +93,7 @@ impl std::fmt::Debug for Settings {
                 &self.client_secret.as_ref().map(|_| "<set>"),
             )
             .field("authority_host", &self.authority_host)
+            .field("federated_token_file", &self.federated_token_file)
             .field("az_command", &self.az_command)
             .finish()
     }
@@ -102,6 +107,7 @@ impl Settings {
             client_id: get("AZURE_CLIENT_ID"),
             client_secret: get("AZURE_CLIENT_SECRET").map(Zeroizing::new),
             authority_host: get("AZURE_AUTHORITY_HOST"),
+            federated_token_file: get("AZURE_FEDERATED_TOKEN_FILE").map(Into::into),
             az_command: String::new(),
         }
     }
@@ -314,21 +320,47 @@ mod rest {
                         .into(),
                 );
             };
-            return client_secret_token(s, tenant, client, secret, resource, timeout);
+            let cred = [("client_secret", secret.as_str())];
+            return client_credentials(s, tenant, client, &cred, resource, timeout);
+        }
+        if let Some(file) = &s.federated_token_file {
+            let (Some(tenant), Some(client)) = (&s.tenant_id, &s.client_id) else {
+                return Err(
+                    "AZURE_FEDERATED_TOKEN_FILE is set but AZURE_TENANT_ID or AZURE_CLIENT_ID is not"
+                        .into(),
+                );
+            };
+            let jwt = std::fs::read_to_string(file)
+                .map(|t| Zeroizing::new(t.trim().to_string()))
+                .map_err(|e| {
+                    format!(
+                        "cannot read AZURE_FEDERATED_TOKEN_FILE {}: {e}",
+                        file.display()
+                    )
+                })?;
+            let cred = [
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", jwt.as_str()),
+            ];
+            return client_credentials(s, tenant, client, &cred, resource, timeout);
         }
         az_cli_token(s, resource, timeout).map_err(|e| {
             format!(
-                "no Azure credentials: AZURE_CLIENT_SECRET (with AZURE_TENANT_ID and AZURE_CLIENT_ID) is not set, and the Azure CLI gave no token: {e}"
+                "no Azure credentials: neither AZURE_CLIENT_SECRET nor AZURE_FEDERATED_TOKEN_FILE (with AZURE_TENANT_ID and AZURE_CLIENT_ID) is set, and the Azure CLI gave no token: {e}"
             )
         })
     }
 
-    /// OAuth2 client-credentials grant against `{authority}/{tenant}/oauth2/v2.0/token`.
-    fn client_secret_token(
+    /// OAuth2 client-credentials grant against `{authority}/{tenant}/oauth2/v2.0/token`,
+    /// proving the client by `cred` (a secret, or a federated assertion).
+    fn client_credentials(
         s: &Settings,
         tenant: &str,
         client: &str,
-        secret: &str,
+        cred: &[(&str, &str)],
         resource: &str,
         timeout: Duration,
     ) -> Result<Zeroizing<String>, String> {
@@ -339,12 +371,13 @@ mod rest {
             .trim_end_matches('/');
         let url = format!("{authority}/{tenant}/oauth2/v2.0/token");
         let scope = format!("{resource}/.default");
-        let body = Zeroizing::new(http::form(&[
+        let mut fields = vec![
             ("grant_type", "client_credentials"),
             ("client_id", client),
-            ("client_secret", secret),
-            ("scope", &scope),
-        ]));
+            ("scope", scope.as_str()),
+        ];
+        fields.extend_from_slice(cred);
+        let body = Zeroizing::new(http::form(&fields));
         let reply = http::block_on(timeout, async {
             let c = http::client(timeout)?;
             let req = c

@@ -19,6 +19,8 @@ use super::http_fake::{HttpFake, Request, Response};
 pub const TENANT: &str = "tenant-0000";
 pub const CLIENT: &str = "client-1111";
 pub const SECRET: &str = "fake-client-secret-do-not-print";
+/// The workload-identity JWT the platform would mount (any text will do for the fake).
+pub const ASSERTION: &str = "eyJfake.federated.jwt";
 pub const TOKEN: &str = "fake-access-token-do-not-print";
 pub const KEY: &str = "sops-key";
 /// The key's versions, oldest first; the last one is "the latest".
@@ -88,6 +90,7 @@ impl AzureFake {
             client_id: Some(CLIENT.into()),
             client_secret: Some(zeroize::Zeroizing::new(SECRET.into())),
             authority_host: Some(self.url()),
+            federated_token_file: None,
             az_command: String::new(),
         }
     }
@@ -211,12 +214,33 @@ fn token(r: &Request) -> Result<Response, Reject> {
             "AADSTS700016: Application not found in the directory.".into(),
         ));
     }
-    if get("client_secret") != Some(SECRET) {
-        return Err((
-            401,
-            "invalid_client",
-            "AADSTS7000215: Invalid client secret provided.".into(),
-        ));
+    let jwt_bearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    match (
+        get("client_secret"),
+        get("client_assertion_type"),
+        get("client_assertion"),
+    ) {
+        (Some(SECRET), None, None) => {}
+        (Some(_), None, None) => {
+            return Err((
+                401,
+                "invalid_client",
+                "AADSTS7000215: Invalid client secret provided.".into(),
+            ));
+        }
+        (None, Some(t), Some(ASSERTION)) if t == jwt_bearer => {}
+        (None, Some(t), Some(_)) if t == jwt_bearer => {
+            return Err((
+                400,
+                "invalid_client",
+                "AADSTS700024: Client assertion is not within its valid time range.".into(),
+            ));
+        }
+        _ => {
+            return Err(bad(
+                "a client_secret or a jwt-bearer client_assertion expected",
+            ));
+        }
     }
     Ok(Response::json(
         200,
