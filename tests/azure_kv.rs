@@ -413,3 +413,22 @@ fn cli_round_trip_with_env_credentials_and_az_on_path() {
     );
     assert!(!e.contains("xyzzy"), "{e}");
 }
+
+#[test]
+fn an_entry_without_version_decrypts_as_the_go_sdk_asks() {
+    // files from sops before 3.10 may carry `version: ""`; the Go SDK sops uses then posts
+    // to `keys/NAME//decrypt`, and so does sops-rs
+    let fake = AzureFake::start();
+    let b = backends(fake.settings());
+    let v = azure_fake::VERSIONS[1];
+    let enc = encrypt(&fake.key_url(Some(v)), &b).unwrap();
+    let old = enc.replace(&format!("version: {v}"), "version: \"\"");
+    assert_ne!(old, enc);
+    assert_eq!(decrypt(&old, &b).unwrap(), PLAIN);
+    let reqs = fake.http.requests();
+    assert!(
+        reqs.iter()
+            .any(|r| r.path == format!("/keys/{}//decrypt", azure_fake::KEY)),
+        "{reqs:?}"
+    );
+}
