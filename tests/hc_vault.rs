@@ -292,3 +292,50 @@ fn cli_round_trip_and_interop() {
     assert!(e.contains(&format!("hc_vault {uri}")), "{e}");
     assert!(e.contains("no Vault token was given"), "{e}");
 }
+
+#[test]
+fn rotate_adds_and_removes_a_vault_key() {
+    let bao = OpenBao::start();
+    let dir = common::isolated_scratch("hc_vault_rotate");
+    let uri = bao.key_uri(openbao::KEY);
+    let key_file = common::key1_file();
+    std::fs::write(dir.join("plain.yaml"), PLAIN).unwrap();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let o = common::run(&common::bin(), args, &dir, env, None);
+        assert!(
+            o.status.success(),
+            "sops-rs {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let age_env = [("SOPS_AGE_KEY_FILE", key_file.as_str())];
+    let enc = run(
+        &["encrypt", "--age", common::KEY1_PUB, "plain.yaml"],
+        &age_env,
+    );
+    std::fs::write(dir.join("f.yaml"), enc).unwrap();
+    let both = [
+        ("SOPS_AGE_KEY_FILE", key_file.as_str()),
+        ("VAULT_TOKEN", openbao::ROOT_TOKEN),
+    ];
+    run(
+        &["rotate", "-i", "--add-hc-vault-transit", &uri, "f.yaml"],
+        &both,
+    );
+    let f = std::fs::read_to_string(dir.join("f.yaml")).unwrap();
+    assert!(entry_field(&f, "enc").starts_with("vault:v1:"), "{f}");
+    // the Vault key alone now opens it (no age identity), with sops too
+    let vault_only = [("VAULT_TOKEN", openbao::ROOT_TOKEN)];
+    assert_eq!(run(&["decrypt", "f.yaml"], &vault_only), PLAIN);
+    let o = common::run_sops(&["decrypt", "f.yaml"], &dir, &vault_only);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // and removing it leaves an age-only file
+    run(
+        &["rotate", "-i", "--rm-hc-vault-transit", &uri, "f.yaml"],
+        &both,
+    );
+    let f = std::fs::read_to_string(dir.join("f.yaml")).unwrap();
+    assert!(!f.contains("hc_vault"), "{f}");
+    assert_eq!(run(&["decrypt", "f.yaml"], &age_env), PLAIN);
+}
