@@ -175,14 +175,14 @@ fn error(code: u16, status: &str, msg: &str) -> (u16, String) {
 }
 
 fn answer(req: &Request, st: &State) -> (u16, String) {
-    if let Some(t) = &st.token {
-        if req.header("authorization") != Some(&format!("Bearer {t}")) {
-            return error(
-                401,
-                "UNAUTHENTICATED",
-                "Request had invalid authentication credentials.",
-            );
-        }
+    if let Some(t) = &st.token
+        && req.header("authorization") != Some(&format!("Bearer {t}"))
+    {
+        return error(
+            401,
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials.",
+        );
     }
     if req.method != "POST" {
         return error(405, "INVALID_ARGUMENT", "only POST is served");
@@ -223,10 +223,10 @@ fn answer(req: &Request, st: &State) -> (u16, String) {
             &format!("Invalid JSON payload received. Unknown name \\\"{k}\\\""),
         );
     }
-    if let Some((_, n)) = fields.iter().find(|(k, _)| k == "name") {
-        if n != name {
-            return error(400, "INVALID_ARGUMENT", "name does not match the path");
-        }
+    if let Some((_, n)) = fields.iter().find(|(k, _)| k == "name")
+        && n != name
+    {
+        return error(400, "INVALID_ARGUMENT", "name does not match the path");
     }
     let field = |f: &str| {
         fields
@@ -234,7 +234,7 @@ fn answer(req: &Request, st: &State) -> (u16, String) {
             .find(|(k, _)| k == f)
             .and_then(|(_, v)| B64.decode(v).ok())
     };
-    let pad = |i: usize| name.bytes().cycle().skip(i % name.len()).next().unwrap() ^ 0x5a;
+    let pad = |i: usize| name.bytes().cycle().nth(i % name.len()).unwrap() ^ 0x5a;
     match verb {
         "encrypt" => {
             let Some(p) = field("plaintext") else {
