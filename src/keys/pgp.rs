@@ -120,6 +120,7 @@ pub fn unwrap(
 
 /// sops' `shortenFingerprint`: the last 16 characters, the long key id gpg's `--trusted-key`
 /// takes. A subkey's `!` is not part of a key id, so it is left out.
+#[cfg_attr(not(feature = "pgp"), allow(dead_code))]
 fn short_id(fp: &str) -> &str {
     let fp = fp.strip_suffix('!').unwrap_or(fp);
     match fp.len().checked_sub(16) {
