@@ -116,11 +116,12 @@ fi
 
 # ---------------------------------------------------------------------------
 # (c) GNU time (/usr/bin/time: peak memory of runs in the bad-input suite) and ssh-keygen
-#     (the age module's ssh key tests)
+#     (the age module's ssh key tests), gpg and gpgconf (the pgp backend's tests)
 # ---------------------------------------------------------------------------
 pkgs=""
 [ -x /usr/bin/time ] || pkgs="$pkgs time"
 command -v ssh-keygen >/dev/null 2>&1 || pkgs="$pkgs openssh-client"
+{ command -v gpg && command -v gpgconf && command -v gpg-agent; } >/dev/null 2>&1 || pkgs="$pkgs gnupg"
 if [ -n "$pkgs" ]; then
     say "installing Debian packages:$pkgs"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
@@ -224,6 +225,7 @@ fi
 missing=""
 [ -x /usr/bin/time ] || missing="$missing /usr/bin/time"
 command -v ssh-keygen >/dev/null 2>&1 || missing="$missing ssh-keygen"
+command -v gpg >/dev/null 2>&1 || missing="$missing gpg"
 command -v age >/dev/null 2>&1 || missing="$missing age"
 command -v age-keygen >/dev/null 2>&1 || missing="$missing age-keygen"
 oracle_ok || missing="$missing sops"

@@ -170,7 +170,7 @@ mod rest {
     use zeroize::Zeroizing;
 
     use super::{Key, Settings};
-    use crate::keys::http::{self, Reply};
+    use crate::keys::rest::{self, Reply};
 
     const API_VERSION: &str = "7.4";
     const ALG: &str = "RSA-OAEP-256";
@@ -182,8 +182,8 @@ mod rest {
         timeout: Duration,
     ) -> Result<(String, String), String> {
         let token = token(s, &resource(&key.vault_url), timeout)?;
-        http::block_on(timeout, async {
-            let c = http::client(timeout)?;
+        rest::block_on(timeout, async {
+            let c = rest::client(timeout)?;
             let version = if key.version.is_empty() {
                 latest_version(&c, key, &token, timeout).await?
             } else {
@@ -206,8 +206,8 @@ mod rest {
             .decode(enc)
             .map_err(|_| "the encrypted key (enc) is not unpadded base64url".to_string())?;
         let token = token(s, &resource(&key.vault_url), timeout)?;
-        http::block_on(timeout, async {
-            let c = http::client(timeout)?;
+        rest::block_on(timeout, async {
+            let c = rest::client(timeout)?;
             let value = URL_SAFE_NO_PAD.encode(&raw);
             operation(&c, key, &key.version, "decrypt", &value, &token, timeout).await
         })?
@@ -226,7 +226,7 @@ mod rest {
             key.name
         );
         let req = c.get(&url).bearer_auth(token);
-        let reply = http::send(req, &url, timeout).await?;
+        let reply = rest::send(req, &url, timeout).await?;
         let v = check(&reply, &format!("getting key {}", key.name))?;
         v.pointer("/key/kid")
             .and_then(Value::as_str)
@@ -258,7 +258,7 @@ mod rest {
             .bearer_auth(token)
             .header("Content-Type", "application/json")
             .body(body.to_string());
-        let reply = http::send(req, &url, timeout).await?;
+        let reply = rest::send(req, &url, timeout).await?;
         let v = check(&reply, &format!("{op} with key {}/{version}", key.name))?;
         let out = v
             .get("value")
@@ -377,14 +377,14 @@ mod rest {
             ("scope", scope.as_str()),
         ];
         fields.extend_from_slice(cred);
-        let body = Zeroizing::new(http::form(&fields));
-        let reply = http::block_on(timeout, async {
-            let c = http::client(timeout)?;
+        let body = Zeroizing::new(rest::form(&fields));
+        let reply = rest::block_on(timeout, async {
+            let c = rest::client(timeout)?;
             let req = c
                 .post(&url)
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .body(body.to_string());
-            http::send(req, &url, timeout).await
+            rest::send(req, &url, timeout).await
         })
         .and_then(|r| r)
         .map_err(|e| format!("Azure token request: {e}"))?;

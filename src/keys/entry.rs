@@ -24,6 +24,8 @@ pub(crate) fn map(fields: &[(&str, &str)]) -> Meta {
 }
 
 /// Why a backend cannot run: the cargo feature was left out of this build.
+// used only by backends whose feature is off
+#[allow(dead_code)]
 pub(crate) fn not_built(feature: &str) -> String {
     format!("sops-rs was built without the `{feature}` feature")
 }

@@ -150,8 +150,8 @@ fn call(
         key.engine_path.trim_matches('/'),
         key.key_name
     );
-    let reply = super::http::block_on(timeout, async {
-        let c = super::http::client(timeout)?;
+    let reply = super::rest::block_on(timeout, async {
+        let c = super::rest::client(timeout)?;
         let mut req = c
             .post(&url)
             .header("Content-Type", "application/json")
@@ -162,7 +162,7 @@ fn call(
         if let Some(n) = &s.namespace {
             req = req.header("X-Vault-Namespace", n.as_str());
         }
-        super::http::send(req, &url, timeout).await
+        super::rest::send(req, &url, timeout).await
     })
     .and_then(|r| r)
     .map_err(|e| format!("Vault transit {op}: {e}"))?;

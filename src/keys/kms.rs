@@ -84,27 +84,10 @@ impl Key {
         Meta::Map(es)
     }
 
-    /// sops' `ToString`: `arn[+role][|k:v,k2:v2][|profile]`.
+    /// sops' `ToString`, the ARN alone (getsops/sops `kms/keysource.go`): `--rm-kms ARN`
+    /// removes the key whatever its role, context or profile.
     pub fn id(&self) -> String {
-        let mut s = self.arn.clone();
-        if !self.role.is_empty() {
-            s.push('+');
-            s.push_str(&self.role);
-        }
-        if !self.context.is_empty() {
-            s.push('|');
-            let kv: Vec<String> = self
-                .context
-                .iter()
-                .map(|(k, v)| format!("{k}:{v}"))
-                .collect();
-            s.push_str(&kv.join(","));
-        }
-        if !self.aws_profile.is_empty() {
-            s.push('|');
-            s.push_str(&self.aws_profile);
-        }
-        s
+        self.arn.clone()
     }
 
     /// The region the ARN names.

@@ -10,8 +10,8 @@ pub mod azure_kv;
 mod entry;
 pub mod gcp_kms;
 pub mod hc_vault;
-#[cfg(feature = "http")]
-mod http;
+#[cfg(feature = "rest")]
+mod rest;
 pub mod kms;
 pub mod pgp;
 pub mod shamir;
