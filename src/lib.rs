@@ -23,8 +23,7 @@
 //!   is expanded in clear, as sops would read it, and not put back.
 //! - A block scalar header's trailing comment is kept only inside the encrypted record.
 //! - A top-level YAML mapping in flow style (`{a: 1}`) cannot hold the metadata.
-//! - Key types other than age are kept in the metadata but cannot yet unwrap the data key.
-//! - Converting between formats (`--output-type`) is not done yet.
+//! - HuaweiCloud KMS (`hckms`) entries are kept in the metadata but cannot unwrap the data key.
 //!
 //! # Security
 //! Data keys and decrypted values are zeroized on drop; `Debug` of secret types prints

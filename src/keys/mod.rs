@@ -10,10 +10,10 @@ pub mod azure_kv;
 mod entry;
 pub mod gcp_kms;
 pub mod hc_vault;
-#[cfg(feature = "rest")]
-mod rest;
 pub mod kms;
 pub mod pgp;
+#[cfg(feature = "rest")]
+mod rest;
 pub mod shamir;
 
 use std::collections::HashMap;
@@ -407,7 +407,7 @@ pub fn unwrap(meta: &Metadata, sources: &KeySources) -> Result<DataKey> {
     if meta.groups.len() == 1 {
         return match parts.pop() {
             Some(p) => Ok(DataKey::from_bytes(&p)),
-            None => Err(Error::DataKey(with_hint(report, sources))),
+            None => Err(Error::DataKey(with_hint(report, sources, meta))),
         };
     }
     let threshold = meta.shamir_threshold.unwrap_or(meta.groups.len());
@@ -416,7 +416,7 @@ pub fn unwrap(meta: &Metadata, sources: &KeySources) -> Result<DataKey> {
             "Recovery failed because the file was encrypted with a Shamir threshold of {threshold}, but only {} part(s) were successfully decrypted, one per key group.",
             parts.len()
         ));
-        return Err(Error::DataKey(with_hint(report, sources)));
+        return Err(Error::DataKey(with_hint(report, sources, meta)));
     }
     let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
     let key = shamir::combine(&refs)
@@ -424,7 +424,11 @@ pub fn unwrap(meta: &Metadata, sources: &KeySources) -> Result<DataKey> {
     Ok(DataKey::from_bytes(&key))
 }
 
-fn with_hint(mut report: Vec<String>, sources: &KeySources) -> String {
+fn with_hint(mut report: Vec<String>, sources: &KeySources, meta: &Metadata) -> String {
+    // age hints only where an age key could have helped
+    if meta.groups.iter().all(|g| g.age.is_empty()) {
+        return report.join("\n");
+    }
     for e in sources.age.load_errors() {
         report.push(format!("  (age identity source: {e})"));
     }
@@ -501,6 +505,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("Group 0: FAILED"), "{e}");
+        assert!(e.contains("hint: no age identity"), "{e}");
         for want in [
             "age age1x",
             "pgp ABCD",
@@ -541,5 +546,12 @@ mod tests {
             extra: vec![],
         };
         assert_eq!(unwrap(&meta, &sources).unwrap().as_bytes(), &[7u8; 32]);
+        // a file without age keys gets no age hint
+        let mut meta = meta;
+        meta.groups[0].others = vec![("hckms".into(), Meta::Map(vec![]))];
+        let e = unwrap(&meta, &KeySources::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("hckms") && !e.contains("age"), "{e}");
     }
 }
