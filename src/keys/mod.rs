@@ -488,10 +488,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_report_names_every_key_and_no_secret() {
-        let meta = Metadata {
-            groups: vec![group()],
+    fn meta_of(g: KeyGroup) -> Metadata {
+        Metadata {
+            groups: vec![g],
             shamir_threshold: None,
             lastmodified: String::new(),
             mac: String::new(),
@@ -500,7 +499,12 @@ mod tests {
             version: "3.13.2".into(),
             preserved: None,
             extra: vec![],
-        };
+        }
+    }
+
+    #[test]
+    fn the_report_names_every_key_and_no_secret() {
+        let meta = meta_of(group());
         let e = unwrap(&meta, &KeySources::default())
             .unwrap_err()
             .to_string();
@@ -534,17 +538,7 @@ mod tests {
         let mut g = group();
         g.age.clear();
         g.others.retain(|(t, _)| t == "kms");
-        let meta = Metadata {
-            groups: vec![g],
-            shamir_threshold: None,
-            lastmodified: String::new(),
-            mac: String::new(),
-            selector: crate::select::Selector::default(),
-            mac_only_encrypted: false,
-            version: "3.13.2".into(),
-            preserved: None,
-            extra: vec![],
-        };
+        let meta = meta_of(g);
         assert_eq!(unwrap(&meta, &sources).unwrap().as_bytes(), &[7u8; 32]);
         // a file without age keys gets no age hint
         let mut meta = meta;
