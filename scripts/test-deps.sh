@@ -201,7 +201,8 @@ fi
 MOTO_VERSION=5.2.5
 MOTO="$BIN/moto_server"
 moto_ok() {
-    [ -x "$MOTO" ] && "$VENV/bin/python" -c "import moto, boto3, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null
+    [ -x "$MOTO" ] && "$VENV/bin/python" -c "import moto, boto3, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null \
+        && "$MOTO" --help >/dev/null 2>&1
 }
 if moto_ok; then
     say "moto $MOTO_VERSION already at target/tools/bin/moto_server"
@@ -214,6 +215,11 @@ else
     say "pip install moto[server]==$MOTO_VERSION"
     "$PY" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
         || die "pip install moto[server]==$MOTO_VERSION failed"
+    # A venv that was moved keeps scripts whose #! names the old path: rewrite them.
+    if ! "$VENV/bin/moto_server" --help >/dev/null 2>&1; then
+        "$PY" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+            "moto==$MOTO_VERSION" || die "pip reinstall of moto==$MOTO_VERSION failed"
+    fi
     mkdir -p "$BIN"
     ln -sfn ../venv/bin/moto_server "$MOTO"
     installed="$installed moto[server]==$MOTO_VERSION(pip)"

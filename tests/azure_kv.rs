@@ -8,11 +8,9 @@ mod common;
 use std::time::Duration;
 
 use common::azure_fake::{self, AzureFake};
-use sops_rs::Format;
+use common::{SERVICE_PLAIN as PLAIN, decrypt_with as decrypt};
 use sops_rs::keys::azure_kv;
-use sops_rs::keys::{Backends, KeySources, KeySpec};
-
-const PLAIN: &str = "db:\n    password: hunter2\n    port: 5432\n";
+use sops_rs::keys::{Backends, KeySpec};
 
 fn backends(s: azure_kv::Settings) -> Backends {
     Backends {
@@ -23,37 +21,11 @@ fn backends(s: azure_kv::Settings) -> Backends {
 }
 
 fn encrypt(url: &str, b: &Backends) -> sops_rs::Result<String> {
-    let key = azure_kv::Key::parse(url).unwrap();
-    let opts = sops_rs::EncryptOptions {
-        groups: vec![vec![KeySpec::AzureKv(key)]],
-        backends: b.clone(),
-        ..common::key1_encrypt_options()
-    };
-    sops_rs::encrypt(PLAIN.as_bytes(), Format::Yaml, &opts)
-        .map(|o| String::from_utf8(o.bytes).unwrap())
+    common::encrypt_to(KeySpec::AzureKv(azure_kv::Key::parse(url).unwrap()), b)
 }
 
-fn decrypt(enc: &str, b: &Backends) -> sops_rs::Result<String> {
-    let sources = KeySources {
-        backends: b.clone(),
-        ..Default::default()
-    };
-    sops_rs::decrypt(enc.as_bytes(), Format::Yaml, &sources, &Default::default())
-        .map(|o| String::from_utf8(o.bytes).unwrap())
-}
-
-/// The `azure_kv` entry's field `name` from an encrypted YAML file.
 fn entry_field(enc: &str, name: &str) -> String {
-    let prefix = format!("{name}: ");
-    enc.lines()
-        .skip_while(|l| !l.contains("azure_kv:"))
-        .find_map(|l| {
-            l.trim_start()
-                .trim_start_matches("- ")
-                .strip_prefix(&prefix)
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| panic!("no {name} in the azure_kv entry:\n{enc}"))
+    common::entry_field(enc, "azure_kv", name)
 }
 
 #[test]

@@ -5,86 +5,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 
-use common::{KEY1_PUB, bin, key1_file, run, scratch};
-
-struct Repo {
-    dir: PathBuf,
-    home: PathBuf,
-}
-
-impl Repo {
-    fn new(name: &str) -> Repo {
-        let dir = scratch(name);
-        let home = dir.join(".scratch-home");
-        std::fs::create_dir_all(&home).unwrap();
-        let r = Repo { dir, home };
-        r.git_ok(&["init", "-q", "-b", "main"]);
-        // the scratch HOME is inside the repository: keep it out of `git add -A`
-        std::fs::write(r.dir.join(".git/info/exclude"), ".scratch-home/\n").unwrap();
-        r
-    }
-
-    fn env(&self, key: bool) -> Vec<(&'static str, String)> {
-        let mut e = vec![
-            ("HOME", self.home.display().to_string()),
-            ("GIT_CONFIG_NOSYSTEM", "1".into()),
-            ("GIT_AUTHOR_NAME", "t".into()),
-            ("GIT_AUTHOR_EMAIL", "t@example.com".into()),
-            ("GIT_COMMITTER_NAME", "t".into()),
-            ("GIT_COMMITTER_EMAIL", "t@example.com".into()),
-            ("GIT_PAGER", "cat".into()),
-        ];
-        if key {
-            e.push(("SOPS_AGE_KEY_FILE", key1_file()));
-        }
-        e
-    }
-
-    fn run_in(&self, prog: &Path, args: &[&str], key: bool) -> Output {
-        let env = self.env(key);
-        let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        run(prog, args, &self.dir, &envs, None)
-    }
-
-    #[track_caller]
-    fn git_ok(&self, args: &[&str]) -> String {
-        self.git_key(args, true)
-    }
-
-    /// git, with or without the test key in its environment (textconv runs under git).
-    #[track_caller]
-    fn git_key(&self, args: &[&str], key: bool) -> String {
-        let o = self.run_in(Path::new("git"), args, key);
-        assert!(
-            o.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn sops_rs(&self, args: &[&str]) -> Output {
-        self.run_in(&bin(), args, true)
-    }
-
-    /// Write `plain` at `rel` and encrypt it in place (the creation rule picks the key).
-    fn write_encrypted(&self, rel: &str, plain: &str) {
-        let p = self.dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, plain).unwrap();
-        let o = self.sops_rs(&["encrypt", "-i", rel]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-
-    fn write(&self, rel: &str, text: &str) {
-        let p = self.dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-}
+use common::git_repo::Repo;
+use common::{KEY1_PUB, bin, run, scratch};
 
 const RULES: &str =
     "creation_rules:\n  - path_regex: secrets/.*\\.enc\\.(yaml|json)$\n    age: KEY\n";
@@ -112,10 +36,8 @@ fn setup_repo(name: &str) -> Repo {
     // under the rule but not encrypted: passed through as it is
     r.write("secrets/readme.enc.yaml", "note: plain v1\n");
     r.write("notes.txt", "hello v1\n");
-    let o = r.sops_rs(&["git", "setup"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    r.git_ok(&["add", "-A"]);
-    r.git_ok(&["commit", "-q", "-m", "v1"]);
+    r.setup();
+    r.commit("v1");
     r
 }
 

@@ -7,88 +7,24 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
-use common::{KEY1_PUB, bin, key1_file, key1_sources, run, scratch};
+use common::git_repo::Repo;
+use common::{KEY1_PUB, bin, key1_sources};
 use sops_rs::document::{DecryptOptions, Opened};
 use sops_rs::keys::KeySpec;
 use sops_rs::{Format, decrypt, reencrypt};
 
-struct Repo {
-    dir: PathBuf,
-    home: PathBuf,
+/// What the merge tests do to a repository beyond the shared helpers.
+trait MergeRepo {
+    fn edit(&self, rel: &str, plain: &str);
+    fn plaintext(&self, rel: &str) -> String;
+    fn branches(&self, rel: &str, base: &str, ours: &str, theirs: &str, driver: bool);
+    fn merge(&self, key: bool) -> Output;
 }
 
-impl Repo {
-    fn new(name: &str) -> Repo {
-        let dir = scratch(name);
-        let home = dir.join(".scratch-home");
-        std::fs::create_dir_all(&home).unwrap();
-        let r = Repo { dir, home };
-        r.git_ok(&["init", "-q", "-b", "main"]);
-        // the scratch HOME is inside the repository: keep it out of `git add -A`
-        std::fs::write(r.dir.join(".git/info/exclude"), ".scratch-home/\n").unwrap();
-        r.write(".sops-rs.yaml", &RULES.replace("KEY", KEY1_PUB));
-        r
-    }
-
-    fn env(&self, key: bool) -> Vec<(&'static str, String)> {
-        let mut e = vec![
-            ("HOME", self.home.display().to_string()),
-            ("GIT_CONFIG_NOSYSTEM", "1".into()),
-            ("GIT_AUTHOR_NAME", "t".into()),
-            ("GIT_AUTHOR_EMAIL", "t@example.com".into()),
-            ("GIT_COMMITTER_NAME", "t".into()),
-            ("GIT_COMMITTER_EMAIL", "t@example.com".into()),
-            ("GIT_PAGER", "cat".into()),
-        ];
-        if key {
-            e.push(("SOPS_AGE_KEY_FILE", key1_file()));
-        }
-        e
-    }
-
-    fn run_in(&self, prog: &Path, args: &[&str], key: bool) -> Output {
-        let env = self.env(key);
-        let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        run(prog, args, &self.dir, &envs, None)
-    }
-
-    #[track_caller]
-    fn git_ok(&self, args: &[&str]) -> String {
-        let o = self.run_in(Path::new("git"), args, true);
-        assert!(
-            o.status.success(),
-            "git {args:?}: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn sops_rs(&self, args: &[&str]) -> Output {
-        self.run_in(&bin(), args, true)
-    }
-
-    fn write(&self, rel: &str, text: &str) {
-        let p = self.dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
-    fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.dir.join(rel)).unwrap()
-    }
-
-    /// Write `plain` at `rel` and encrypt it in place (the creation rule picks the key).
-    #[track_caller]
-    fn write_encrypted(&self, rel: &str, plain: &str) {
-        self.write(rel, plain);
-        let o = self.sops_rs(&["encrypt", "-i", rel]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-
+impl MergeRepo for Repo {
     /// Replace the plaintext of an encrypted file as an edit would (same data key, unchanged
     /// values keep their ciphertext).
     #[track_caller]
@@ -117,12 +53,6 @@ impl Repo {
         String::from_utf8(out.bytes).unwrap()
     }
 
-    #[track_caller]
-    fn commit(&self, msg: &str) {
-        self.git_ok(&["add", "-A"]);
-        self.git_ok(&["commit", "-q", "-m", msg]);
-    }
-
     /// main and a branch `theirs`, each with its edit of `rel` committed; main checked out.
     /// With `driver`, `git setup` runs once the file exists (it marks the files it finds).
     fn branches(&self, rel: &str, base: &str, ours: &str, theirs: &str, driver: bool) {
@@ -146,16 +76,17 @@ impl Repo {
             key,
         )
     }
-
-    #[track_caller]
-    fn setup(&self) {
-        let o = self.sops_rs(&["git", "setup"]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
 }
 
 const RULES: &str =
     "creation_rules:\n  - path_regex: secrets/.*\\.enc\\.(yaml|json|env|ini)$\n    age: KEY\n";
+
+/// A repository whose creation rule encrypts `secrets/*.enc.*` to key1.
+fn repo(name: &str) -> Repo {
+    let r = Repo::new(name);
+    r.write(".sops-rs.yaml", &RULES.replace("KEY", KEY1_PUB));
+    r
+}
 
 fn text(o: &Output) -> String {
     format!(
@@ -227,7 +158,7 @@ const CASES: &[Case] = &[
 
 #[test]
 fn setup_installs_the_merge_driver() {
-    let r = Repo::new("gm-setup");
+    let r = repo("gm-setup");
     r.write_encrypted("secrets/app.enc.yaml", "k: CANARY_1\n");
     r.setup();
     let driver = r.git_ok(&["config", "--get", "merge.sopsrs.driver"]);
@@ -248,7 +179,7 @@ fn setup_installs_the_merge_driver() {
 #[test]
 fn disjoint_edits_merge_in_each_format() {
     for (i, c) in CASES.iter().enumerate() {
-        let r = Repo::new(&format!("gm-disjoint-{i}"));
+        let r = repo(&format!("gm-disjoint-{i}"));
         r.branches(c.rel, c.base, c.ours, c.theirs, true);
         let ours_enc = r.read(c.rel);
         let o = r.merge(true);
@@ -273,7 +204,7 @@ fn disjoint_edits_merge_in_each_format() {
 
 #[test]
 fn overlapping_edits_conflict_naming_the_path_only() {
-    let r = Repo::new("gm-overlap");
+    let r = repo("gm-overlap");
     let c = &CASES[0];
     let theirs = c.ours.replace("CANARY_p2", "CANARY_p3");
     r.branches(c.rel, c.base, c.ours, &theirs, true);
@@ -297,7 +228,7 @@ fn overlapping_edits_conflict_naming_the_path_only() {
 
 #[test]
 fn additions_and_removals_on_either_side() {
-    let r = Repo::new("gm-addrm");
+    let r = repo("gm-addrm");
     let base = "a: CANARY_a\nb: CANARY_b\nc:\n    x: 1\n    y: 2\nlist:\n    - one\n    - two\n";
     // ours: removes b, adds d, appends to the list
     let ours = "a: CANARY_a\nc:\n    x: 1\n    y: 2\nlist:\n    - one\n    - two\n    - three\nd: CANARY_d\n";
@@ -315,7 +246,7 @@ fn additions_and_removals_on_either_side() {
 
 #[test]
 fn removal_against_a_change_conflicts() {
-    let r = Repo::new("gm-rmchg");
+    let r = repo("gm-rmchg");
     let base = "a: CANARY_a1\nb: 1\n";
     r.branches(
         "secrets/x.enc.yaml",
@@ -335,7 +266,7 @@ fn removal_against_a_change_conflicts() {
 
 #[test]
 fn their_key_groups_lose_and_we_say_so() {
-    let r = Repo::new("gm-groups");
+    let r = repo("gm-groups");
     let rel = "secrets/x.enc.yaml";
     r.write_encrypted(rel, "a: CANARY_a\nb: 1\n");
     r.setup();
@@ -386,7 +317,7 @@ fn assert_textual_conflict(r: &Repo, rel: &str, o: &Output) {
 
 #[test]
 fn without_the_driver_git_merges_as_text() {
-    let r = Repo::new("gm-nodriver");
+    let r = repo("gm-nodriver");
     let c = &CASES[0];
     r.branches(c.rel, c.base, c.ours, c.theirs, false);
     let o = r.merge(true);
@@ -395,7 +326,7 @@ fn without_the_driver_git_merges_as_text() {
 
 #[test]
 fn without_a_key_the_driver_merges_as_text() {
-    let r = Repo::new("gm-nokey");
+    let r = repo("gm-nokey");
     let c = &CASES[0];
     r.branches(c.rel, c.base, c.ours, c.theirs, true);
     let o = r.merge(false);
@@ -405,7 +336,7 @@ fn without_a_key_the_driver_merges_as_text() {
 
 #[test]
 fn plain_files_under_the_driver_merge_as_git_would() {
-    let r = Repo::new("gm-plain");
+    let r = repo("gm-plain");
     r.setup();
     // marked by the common patterns, but not encrypted
     let rel = "notes.enc.yaml";
@@ -426,7 +357,7 @@ fn plain_files_under_the_driver_merge_as_git_would() {
 #[test]
 fn a_path_with_a_space_merges() {
     // %P reaches the driver as one argument (git quotes it for the shell)
-    let r = Repo::new("gm-space");
+    let r = repo("gm-space");
     let c = &CASES[0];
     let rel = "secrets/my app.enc.yaml";
     r.branches(rel, c.base, c.ours, c.theirs, true);

@@ -6,12 +6,10 @@ mod common;
 use std::time::Duration;
 
 use common::openbao::{self, OpenBao};
-use sops_rs::Format;
+use common::{SERVICE_PLAIN as PLAIN, decrypt_with as decrypt};
 use sops_rs::keys::hc_vault;
-use sops_rs::keys::{Backends, KeySources, KeySpec};
+use sops_rs::keys::{Backends, KeySpec};
 use zeroize::Zeroizing;
-
-const PLAIN: &str = "db:\n    password: hunter2\n    port: 5432\n";
 
 fn backends(token: Option<&str>) -> Backends {
     Backends {
@@ -25,36 +23,11 @@ fn backends(token: Option<&str>) -> Backends {
 }
 
 fn encrypt(uri: &str, b: &Backends) -> sops_rs::Result<String> {
-    let key = hc_vault::Key::parse(uri).unwrap();
-    let opts = sops_rs::EncryptOptions {
-        groups: vec![vec![KeySpec::HcVault(key)]],
-        backends: b.clone(),
-        ..common::key1_encrypt_options()
-    };
-    sops_rs::encrypt(PLAIN.as_bytes(), Format::Yaml, &opts)
-        .map(|o| String::from_utf8(o.bytes).unwrap())
-}
-
-fn decrypt(enc: &str, b: &Backends) -> sops_rs::Result<String> {
-    let sources = KeySources {
-        backends: b.clone(),
-        ..Default::default()
-    };
-    sops_rs::decrypt(enc.as_bytes(), Format::Yaml, &sources, &Default::default())
-        .map(|o| String::from_utf8(o.bytes).unwrap())
+    common::encrypt_to(KeySpec::HcVault(hc_vault::Key::parse(uri).unwrap()), b)
 }
 
 fn entry_field(enc: &str, name: &str) -> String {
-    let prefix = format!("{name}: ");
-    enc.lines()
-        .skip_while(|l| !l.contains("hc_vault:"))
-        .find_map(|l| {
-            l.trim_start()
-                .trim_start_matches("- ")
-                .strip_prefix(&prefix)
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| panic!("no {name} in the hc_vault entry:\n{enc}"))
+    common::entry_field(enc, "hc_vault", name)
 }
 
 #[test]

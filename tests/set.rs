@@ -5,9 +5,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{KEY1_PUB, bin, isolated_scratch, key1_file, run, run_sops};
+use common::{KEY1_PUB, bin, git, isolated_scratch, key1_file, run, run_sops};
 
 fn ours(args: &[&str], dir: &Path, stdin: Option<&[u8]>) -> Output {
     run(
@@ -25,26 +25,6 @@ fn err(o: &Output) -> String {
 
 fn ok(o: &Output) {
     assert!(o.status.success(), "exit {:?}: {}", o.status.code(), err(o));
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 const FILES: &[(&str, &str, &str, &str)] = &[

@@ -1,6 +1,6 @@
 //! T8, the tamper matrix (docs security.md §7): files written by the real sops AND by sops-rs
 //! (YAML, JSON, dotenv, INI, binary; flat and nested; `mac_only_encrypted`; unencrypted
-//! suffix; multi-document YAML; Shamir key groups), each broken by ~30 mutations. For every
+//! suffix; multi-document YAML; Shamir key groups), each broken by 39 mutations. For every
 //! (file, mutation) both tools decrypt with key1 and must agree: both succeed, or both fail
 //! with the same exit code (justified exceptions are listed by name in [`EXCEPTIONS`]). When
 //! sops-rs fails, its output holds no secret canary. What neither tool can detect by design is

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod azure_fake;
+pub mod git_repo;
 pub mod http_fake;
 pub mod openbao;
 
@@ -69,6 +70,28 @@ pub fn run(
         let _ = child.stdin.take().unwrap().write_all(input);
     }
     child.wait_with_output().unwrap()
+}
+
+/// git in `dir` (which is also its HOME), no system config, a fixed identity; must succeed.
+#[track_caller]
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Run the real sops (version check off).
@@ -660,6 +683,53 @@ pub fn key1_encrypt_options() -> sops_rs::EncryptOptions {
         now: "2026-01-01T00:00:00Z".into(),
         backends: Default::default(),
     }
+}
+
+/// The YAML that the key-service tests (azure_kv, hc_vault) encrypt.
+pub const SERVICE_PLAIN: &str = "db:\n    password: hunter2\n    port: 5432\n";
+
+/// [`SERVICE_PLAIN`] encrypted as YAML to the one master key `key`.
+pub fn encrypt_to(
+    key: sops_rs::keys::KeySpec,
+    b: &sops_rs::keys::Backends,
+) -> sops_rs::Result<String> {
+    let opts = sops_rs::EncryptOptions {
+        groups: vec![vec![key]],
+        backends: b.clone(),
+        ..key1_encrypt_options()
+    };
+    sops_rs::encrypt(SERVICE_PLAIN.as_bytes(), sops_rs::Format::Yaml, &opts)
+        .map(|o| String::from_utf8(o.bytes).unwrap())
+}
+
+/// An encrypted YAML file decrypted with the key services `b` only (no age identity).
+pub fn decrypt_with(enc: &str, b: &sops_rs::keys::Backends) -> sops_rs::Result<String> {
+    let sources = sops_rs::keys::KeySources {
+        backends: b.clone(),
+        ..Default::default()
+    };
+    sops_rs::decrypt(
+        enc.as_bytes(),
+        sops_rs::Format::Yaml,
+        &sources,
+        &Default::default(),
+    )
+    .map(|o| String::from_utf8(o.bytes).unwrap())
+}
+
+/// The field `name` of the first `section` entry (`azure_kv`, `hc_vault`, …) in an
+/// encrypted YAML file's metadata.
+pub fn entry_field(enc: &str, section: &str, name: &str) -> String {
+    let prefix = format!("{name}: ");
+    enc.lines()
+        .skip_while(|l| !l.contains(&format!("{section}:")))
+        .find_map(|l| {
+            l.trim_start()
+                .trim_start_matches("- ")
+                .strip_prefix(&prefix)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| panic!("no {name} in the {section} entry:\n{enc}"))
 }
 
 /// A local AWS (moto) for tests/kms.rs.
