@@ -15,7 +15,7 @@ fn backends(token: Option<&str>) -> Backends {
     Backends {
         hc_vault: hc_vault::Settings {
             token: token.map(|t| Zeroizing::new(t.to_string())),
-            namespace: None,
+            ..Default::default()
         },
         timeout: Duration::from_secs(10),
         ..Default::default()
@@ -311,4 +311,160 @@ fn rotate_adds_and_removes_a_vault_key() {
     let f = std::fs::read_to_string(dir.join("f.yaml")).unwrap();
     assert!(!f.contains("hc_vault"), "{f}");
     assert_eq!(run(&["decrypt", "f.yaml"], &age_env), PLAIN);
+}
+
+#[test]
+fn tls_settings_are_read_as_the_vault_client_reads_them() {
+    let env = |vars: &'static [(&'static str, &'static str)]| {
+        move |k: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    let s = hc_vault::Settings::from_env(&env(&[
+        ("VAULT_CACERT", "/etc/ca.pem"),
+        ("VAULT_CAPATH", "/etc/cas"),
+        ("VAULT_SKIP_VERIFY", "T"),
+    ]));
+    assert_eq!(
+        s.ca_cert.as_deref(),
+        Some(std::path::Path::new("/etc/ca.pem"))
+    );
+    assert_eq!(s.ca_path.as_deref(), Some(std::path::Path::new("/etc/cas")));
+    assert!(s.skip_verify && s.invalid.is_none());
+    let s = hc_vault::Settings::from_env(&env(&[("VAULT_SKIP_VERIFY", "0"), ("VAULT_CACERT", "")]));
+    assert!(!s.skip_verify && s.invalid.is_none() && s.ca_cert.is_none());
+    // Go's ParseBool refuses "yes": the Vault client then refuses to start, and so do we
+    let s = hc_vault::Settings::from_env(&env(&[("VAULT_SKIP_VERIFY", "yes")]));
+    let b = Backends {
+        hc_vault: s,
+        ..Default::default()
+    };
+    let e = encrypt("https://127.0.0.1:1/v1/sops/keys/k", &b)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("VAULT_SKIP_VERIFY=\"yes\" is not a boolean"),
+        "{e}"
+    );
+}
+
+#[test]
+fn https_with_the_servers_ca_or_without_verification() {
+    let bao = OpenBao::start_tls();
+    let ca = bao.ca.clone().unwrap();
+    let uri = bao.key_uri(openbao::KEY);
+    assert!(uri.starts_with("https://"), "{uri}");
+    let with = |f: &dyn Fn(&mut hc_vault::Settings)| {
+        let mut b = backends(Some(openbao::ROOT_TOKEN));
+        f(&mut b.hc_vault);
+        b
+    };
+
+    // the dev server's own CA is not a system root: refused, with the reason
+    let e = encrypt(&uri, &with(&|_| {})).unwrap_err().to_string();
+    assert!(e.contains("invalid peer certificate"), "{e}");
+    assert!(e.contains("set VAULT_CACERT"), "{e}");
+
+    // VAULT_CACERT: trusted, both ways
+    let b = with(&|s| s.ca_cert = Some(ca.clone()));
+    let enc = encrypt(&uri, &b).unwrap();
+    assert_eq!(decrypt(&enc, &b).unwrap(), PLAIN);
+
+    // VAULT_CAPATH: a directory holding the CA
+    let cas = common::scratch("hc_vault_capath");
+    std::fs::copy(&ca, cas.join("ca.pem")).unwrap();
+    assert_eq!(
+        decrypt(&enc, &with(&|s| s.ca_path = Some(cas.clone()))).unwrap(),
+        PLAIN
+    );
+
+    // VAULT_SKIP_VERIFY
+    assert_eq!(
+        decrypt(&enc, &with(&|s| s.skip_verify = true)).unwrap(),
+        PLAIN
+    );
+
+    // a VAULT_CACERT that is missing or not PEM is named, and nothing is sent
+    let missing = cas.join("missing.pem");
+    let e = decrypt(&enc, &with(&|s| s.ca_cert = Some(missing.clone())))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("VAULT_CACERT") && e.contains("missing.pem"),
+        "{e}"
+    );
+    let junk = cas.join("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    let e = decrypt(&enc, &with(&|s| s.ca_cert = Some(junk.clone())))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("junk.pem"), "{e}");
+}
+
+#[test]
+fn https_interop_with_the_real_sops_through_vault_cacert() {
+    let bao = OpenBao::start_tls();
+    let ca = bao.ca.clone().unwrap().display().to_string();
+    let dir = common::isolated_scratch("hc_vault_tls_interop");
+    let uri = bao.key_uri(openbao::KEY);
+    let env = [
+        ("VAULT_TOKEN", openbao::ROOT_TOKEN),
+        ("VAULT_CACERT", ca.as_str()),
+    ];
+    std::fs::write(dir.join("plain.yaml"), PLAIN).unwrap();
+    let ours = common::run(
+        &common::bin(),
+        &["encrypt", "--hc-vault-transit", &uri, "plain.yaml"],
+        &dir,
+        &env,
+        None,
+    );
+    assert!(
+        ours.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    std::fs::write(dir.join("ours.yaml"), &ours.stdout).unwrap();
+    let o = common::run_sops(&["decrypt", "ours.yaml"], &dir, &env);
+    assert!(
+        o.status.success(),
+        "sops decrypt: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), PLAIN);
+
+    let o = common::run_sops(
+        &["encrypt", "--hc-vault-transit", &uri, "plain.yaml"],
+        &dir,
+        &env,
+    );
+    assert!(
+        o.status.success(),
+        "sops encrypt: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::write(dir.join("theirs.yaml"), &o.stdout).unwrap();
+    let o = common::run(
+        &common::bin(),
+        &["decrypt", "theirs.yaml"],
+        &dir,
+        &env,
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), PLAIN);
+
+    // without the CA both tools refuse the server
+    let o = common::run(
+        &common::bin(),
+        &["decrypt", "theirs.yaml"],
+        &dir,
+        &[("VAULT_TOKEN", openbao::ROOT_TOKEN)],
+        None,
+    );
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
 }

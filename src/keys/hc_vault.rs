@@ -1,5 +1,6 @@
 //! HashiCorp Vault (and OpenBao) transit master keys (`hc_vault:` entries).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use zeroize::Zeroizing;
@@ -71,6 +72,15 @@ impl Key {
 pub struct Settings {
     pub token: Option<Zeroizing<String>>,
     pub namespace: Option<String>,
+    /// `VAULT_CACERT`: a PEM file of the CAs to trust instead of the system's.
+    pub ca_cert: Option<PathBuf>,
+    /// `VAULT_CAPATH`: a directory of PEM files, used when `ca_cert` is not set.
+    pub ca_path: Option<PathBuf>,
+    /// `VAULT_SKIP_VERIFY`: accept any server certificate.
+    pub skip_verify: bool,
+    /// A setting that could not be read (`VAULT_SKIP_VERIFY=maybe`): every call fails with it,
+    /// as the Vault client refuses to start.
+    pub invalid: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -78,12 +88,18 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("token", &self.token.as_ref().map(|_| "<set>"))
             .field("namespace", &self.namespace)
+            .field("ca_cert", &self.ca_cert)
+            .field("ca_path", &self.ca_path)
+            .field("skip_verify", &self.skip_verify)
+            .field("invalid", &self.invalid)
             .finish()
     }
 }
 
 impl Settings {
-    /// `VAULT_TOKEN`, else `$HOME/.vault-token` as the vault CLI leaves it.
+    /// `VAULT_TOKEN`, else `$HOME/.vault-token` as the vault CLI leaves it; `VAULT_NAMESPACE`;
+    /// and the TLS settings sops' Vault client reads: `VAULT_CACERT`, `VAULT_CAPATH`,
+    /// `VAULT_SKIP_VERIFY`.
     pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Settings {
         let token = get("VAULT_TOKEN").filter(|t| !t.is_empty()).or_else(|| {
             let home = get("HOME")?;
@@ -91,11 +107,75 @@ impl Settings {
                 std::fs::read_to_string(std::path::Path::new(&home).join(".vault-token")).ok()?;
             Some(t.trim().to_string()).filter(|t| !t.is_empty())
         });
+        let path = |name| get(name).filter(|p| !p.is_empty()).map(PathBuf::from);
+        let (skip_verify, invalid) = match get("VAULT_SKIP_VERIFY").filter(|v| !v.is_empty()) {
+            None => (false, None),
+            Some(v) => match go_bool(&v) {
+                Some(b) => (b, None),
+                None => (
+                    false,
+                    Some(format!(
+                        "VAULT_SKIP_VERIFY={v:?} is not a boolean (true, false, 1, 0)"
+                    )),
+                ),
+            },
+        };
         Settings {
             token: token.map(Zeroizing::new),
             namespace: get("VAULT_NAMESPACE").filter(|n| !n.is_empty()),
+            ca_cert: path("VAULT_CACERT"),
+            ca_path: path("VAULT_CAPATH"),
+            skip_verify,
+            invalid,
         }
     }
+}
+
+/// Go's `strconv.ParseBool`, which the Vault client uses for its boolean variables.
+fn go_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// The CA certificates to trust, as the Vault client picks them: `VAULT_CACERT` wins over
+/// `VAULT_CAPATH`; neither means the system's roots.
+#[cfg(feature = "hc_vault")]
+fn tls(s: &Settings) -> Result<super::rest::Tls, String> {
+    if let Some(e) = &s.invalid {
+        return Err(e.clone());
+    }
+    let read = |p: &std::path::Path, var: &str| {
+        std::fs::read(p).map_err(|e| format!("{var} {}: cannot read it: {}", p.display(), e.kind()))
+    };
+    let roots = if let Some(p) = &s.ca_cert {
+        Some((
+            read(p, "VAULT_CACERT")?,
+            format!("VAULT_CACERT {}", p.display()),
+        ))
+    } else if let Some(d) = &s.ca_path {
+        let from = format!("VAULT_CAPATH {}", d.display());
+        let mut files: Vec<PathBuf> = std::fs::read_dir(d)
+            .map_err(|e| format!("{from}: cannot list it: {}", e.kind()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        let mut pem = Vec::new();
+        for f in &files {
+            pem.extend(read(f, "VAULT_CAPATH")?);
+            pem.push(b'\n');
+        }
+        Some((pem, from))
+    } else {
+        None
+    };
+    Ok(super::rest::Tls {
+        roots,
+        skip_verify: s.skip_verify,
+    })
 }
 
 /// Encrypt `data` with the transit key: the `vault:v1:...` ciphertext sops stores as `enc`.
@@ -150,8 +230,9 @@ fn call(
         key.engine_path.trim_matches('/'),
         key.key_name
     );
+    let tls = tls(s).map_err(|e| format!("Vault transit {op}: {e}"))?;
     let reply = super::rest::block_on(timeout, async {
-        let c = super::rest::client(timeout)?;
+        let c = super::rest::client_with(timeout, &tls)?;
         let mut req = c
             .post(&url)
             .header("Content-Type", "application/json")
@@ -165,7 +246,14 @@ fn call(
         super::rest::send(req, &url, timeout).await
     })
     .and_then(|r| r)
-    .map_err(|e| format!("Vault transit {op}: {e}"))?;
+    .map_err(|e| {
+        let hint = if e.contains("invalid peer certificate") {
+            " (a server with its own CA: set VAULT_CACERT to that CA's PEM file)"
+        } else {
+            ""
+        };
+        format!("Vault transit {op}: {e}{hint}")
+    })?;
     if !reply.ok() {
         // Vault's error shape: {"errors": ["permission denied"]}
         let errors = reply

@@ -6,16 +6,44 @@ use std::future::Future;
 use std::time::Duration;
 
 /// A client whose connect and whole-request times are bounded by `timeout`, so a dead
-/// endpoint fails instead of hanging.
+/// endpoint fails instead of hanging. Servers are verified against the system's roots.
+// only azure_kv talks to servers that the system's roots always verify
+#[cfg_attr(not(feature = "azure_kv"), allow(dead_code))]
 pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+    client_with(timeout, &Tls::default())
+}
+
+/// How a backend's own settings change server verification (Vault's `VAULT_CACERT`, …).
+#[derive(Default)]
+pub(crate) struct Tls {
+    /// PEM certificates to trust instead of the system's roots, and where they came from
+    /// (for errors).
+    pub roots: Option<(Vec<u8>, String)>,
+    /// Accept any certificate (Vault's `VAULT_SKIP_VERIFY`).
+    pub skip_verify: bool,
+}
+
+/// [`client`] with the server verification `tls` asks for.
+pub(crate) fn client_with(timeout: Duration, tls: &Tls) -> Result<reqwest::Client, String> {
     // reqwest is built without a provider of its own (no aws-lc); a second install (another
     // backend, or the GCP client, got there first) is harmless
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    let mut b = reqwest::Client::builder()
         .connect_timeout(timeout)
         .timeout(timeout)
-        .user_agent(concat!("sops-rs/", env!("CARGO_PKG_VERSION")))
-        .build()
+        .user_agent(concat!("sops-rs/", env!("CARGO_PKG_VERSION")));
+    if let Some((pem, from)) = &tls.roots {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|_| format!("{from}: not a PEM certificate bundle"))?;
+        if certs.is_empty() {
+            return Err(format!("{from}: no PEM certificate in it"));
+        }
+        b = b.tls_certs_only(certs);
+    }
+    if tls.skip_verify {
+        b = b.tls_danger_accept_invalid_certs(true);
+    }
+    b.build()
         .map_err(|e| format!("cannot set up the HTTP client: {}", cause(&e)))
 }
 
@@ -89,6 +117,7 @@ fn secs(d: Duration) -> String {
 }
 
 /// `application/x-www-form-urlencoded` for one (name, value) list (OAuth2 token requests).
+#[cfg_attr(not(feature = "azure_kv"), allow(dead_code))]
 pub(crate) fn form(fields: &[(&str, &str)]) -> String {
     let enc = |s: &str| {
         let mut o = String::with_capacity(s.len());

@@ -25,17 +25,28 @@ pub fn bao() -> PathBuf {
 
 pub struct OpenBao {
     pub addr: String,
+    /// With TLS: the dev server's generated CA certificate (PEM).
+    pub ca: Option<PathBuf>,
     child: Child,
     log: PathBuf,
 }
 
 impl OpenBao {
     pub fn start() -> OpenBao {
+        OpenBao::start_with(false)
+    }
+
+    /// A dev server on https, its certificate signed by a CA of its own ([`OpenBao::ca`]).
+    pub fn start_tls() -> OpenBao {
+        OpenBao::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> OpenBao {
         // the free port is found by bind-and-release, so another process may take it first:
         // try a few
         let mut last = String::new();
         for _ in 0..3 {
-            match OpenBao::try_start() {
+            match OpenBao::try_start(tls) {
                 Ok(s) => {
                     s.cli_ok(&["secrets", "enable", &format!("-path={ENGINE}"), "transit"]);
                     s.cli_ok(&["write", "-f", &format!("{ENGINE}/keys/{KEY}")]);
@@ -47,7 +58,7 @@ impl OpenBao {
         panic!("{last}");
     }
 
-    fn try_start() -> Result<OpenBao, String> {
+    fn try_start(tls: bool) -> Result<OpenBao, String> {
         let bao = bao();
         let dir = super::scratch("openbao");
         let log = dir.join("server.log");
@@ -56,14 +67,20 @@ impl OpenBao {
             .local_addr()
             .unwrap()
             .port();
-        let addr = format!("http://127.0.0.1:{port}");
+        let scheme = if tls { "https" } else { "http" };
+        let addr = format!("{scheme}://127.0.0.1:{port}");
+        let mut args = vec![
+            "server".to_string(),
+            "-dev".into(),
+            format!("-dev-root-token-id={ROOT_TOKEN}"),
+            format!("-dev-listen-address=127.0.0.1:{port}"),
+        ];
+        if tls {
+            args.push("-dev-tls".into());
+            args.push(format!("-dev-tls-cert-dir={}", dir.display()));
+        }
         let child = Command::new(&bao)
-            .args([
-                "server",
-                "-dev",
-                &format!("-dev-root-token-id={ROOT_TOKEN}"),
-                &format!("-dev-listen-address=127.0.0.1:{port}"),
-            ])
+            .args(&args)
             .current_dir(&dir)
             // the dev server writes the root token to ~/.vault-token: keep it in scratch
             .env("HOME", &dir)
@@ -74,7 +91,13 @@ impl OpenBao {
             ))
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bao.display()));
-        let mut s = OpenBao { addr, child, log };
+        let ca = tls.then(|| dir.join("vault-ca.pem"));
+        let mut s = OpenBao {
+            addr,
+            ca,
+            child,
+            log,
+        };
         s.wait_ready()?;
         Ok(s)
     }
@@ -109,16 +132,18 @@ impl OpenBao {
 
     /// Run `bao ARGS` against this server as root.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(bao())
-            .args(args)
+        let mut c = Command::new(bao());
+        c.args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", "/nonexistent")
             .env("BAO_ADDR", &self.addr)
             .env("BAO_TOKEN", ROOT_TOKEN)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+            .stdin(Stdio::null());
+        if let Some(ca) = &self.ca {
+            c.env("BAO_CACERT", ca);
+        }
+        c.output().unwrap()
     }
 
     pub fn cli_ok(&self, args: &[&str]) -> Output {
