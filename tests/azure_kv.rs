@@ -219,6 +219,7 @@ fn without_a_secret_the_azure_cli_token_is_used() {
     );
     let s = azure_kv::Settings {
         az_command: az,
+        imds_host: azure_fake::NO_IMDS.into(),
         ..Default::default()
     };
     let b = backends(s);
@@ -285,6 +286,7 @@ fn no_credentials_at_all_says_what_to_set() {
     );
     let s = azure_kv::Settings {
         az_command: az,
+        imds_host: azure_fake::NO_IMDS.into(),
         ..Default::default()
     };
     let e = encrypt(&fake.key_url(None), &backends(s))
@@ -296,6 +298,7 @@ fn no_credentials_at_all_says_what_to_set() {
     // and a missing az binary says so too
     let s = azure_kv::Settings {
         az_command: dir.join("no-such-az").display().to_string(),
+        imds_host: azure_fake::NO_IMDS.into(),
         ..Default::default()
     };
     let e = encrypt(&fake.key_url(None), &backends(s))
@@ -357,7 +360,10 @@ fn cli_round_trip_with_env_credentials_and_az_on_path() {
         &common::bin(),
         &["decrypt", "enc.yaml"],
         &dir,
-        &[("PATH", path.as_str())],
+        &[
+            ("PATH", path.as_str()),
+            ("AZURE_POD_IDENTITY_AUTHORITY_HOST", azure_fake::NO_IMDS),
+        ],
         None,
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -403,4 +409,124 @@ fn an_entry_without_version_decrypts_as_the_go_sdk_asks() {
             .any(|r| r.path == format!("/keys/{}//decrypt", azure_fake::KEY)),
         "{reqs:?}"
     );
+}
+
+#[test]
+fn app_service_managed_identity() {
+    let fake = AzureFake::start();
+    let endpoint = format!("{}{}", fake.url(), azure_fake::IDENTITY_PATH);
+    let s = azure_kv::Settings {
+        identity_endpoint: Some(endpoint.clone()),
+        identity_header: Some(zeroize::Zeroizing::new(azure_fake::IDENTITY_HEADER.into())),
+        imds_host: azure_fake::NO_IMDS.into(),
+        az_command: "/nonexistent/az".into(),
+        ..Default::default()
+    };
+    let b = backends(s.clone());
+    let enc = encrypt(&fake.key_url(None), &b).unwrap();
+    assert_eq!(decrypt(&enc, &b).unwrap(), PLAIN);
+    assert_eq!(fake.rejections(), Vec::<String>::new());
+    let r = fake
+        .http
+        .requests()
+        .into_iter()
+        .find(|r| r.path == azure_fake::IDENTITY_PATH)
+        .unwrap();
+    assert!(!r.query_form().contains_key("client_id"), "{r:?}");
+
+    // a user-assigned identity is chosen by AZURE_CLIENT_ID; an unknown one is refused
+    let mut user = s.clone();
+    user.client_id = Some(azure_fake::CLIENT.into());
+    assert_eq!(decrypt(&enc, &backends(user.clone())).unwrap(), PLAIN);
+    user.client_id = Some("someone-else".into());
+    let e = decrypt(&enc, &backends(user)).unwrap_err().to_string();
+    assert!(e.contains("managed identity (IDENTITY_ENDPOINT)"), "{e}");
+    assert!(e.contains("Identity not found"), "{e}");
+
+    // a wrong or missing header: the reason, never the header's value
+    let mut wrong = s.clone();
+    wrong.identity_header = Some(zeroize::Zeroizing::new("wrong-xyzzy".into()));
+    let e = decrypt(&enc, &backends(wrong)).unwrap_err().to_string();
+    assert!(e.contains("HTTP 401") && !e.contains("xyzzy"), "{e}");
+    let mut none = s;
+    none.identity_header = None;
+    let e = decrypt(&enc, &backends(none)).unwrap_err().to_string();
+    assert!(e.contains("IDENTITY_HEADER is not"), "{e}");
+}
+
+#[test]
+fn instance_metadata_managed_identity_then_the_cli() {
+    let fake = AzureFake::start();
+    let s = azure_kv::Settings {
+        imds_host: fake.url(),
+        az_command: "/nonexistent/az".into(),
+        ..Default::default()
+    };
+    let b = backends(s.clone());
+    let enc = encrypt(&fake.key_url(None), &b).unwrap();
+    assert_eq!(decrypt(&enc, &b).unwrap(), PLAIN);
+    assert_eq!(fake.rejections(), Vec::<String>::new());
+    assert!(fake.http.requests().iter().any(
+        |r| r.path == "/metadata/identity/oauth2/token" && r.header("metadata") == Some("true")
+    ));
+
+    // the metadata service refuses (no such identity): on to the Azure CLI, and when that
+    // fails too, both reasons are given
+    let mut other = s.clone();
+    other.client_id = Some("someone-else".into());
+    let e = decrypt(&enc, &backends(other.clone()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no managed identity answered"), "{e}");
+    assert!(e.contains("Identity not found"), "{e}");
+    assert!(e.contains("cannot run /nonexistent/az"), "{e}");
+    let dir = common::scratch("azure_kv_imds_az");
+    other.az_command = fake_az(
+        &dir,
+        &format!("echo '{{\"accessToken\": \"{}\"}}'", azure_fake::TOKEN),
+    );
+    assert_eq!(decrypt(&enc, &backends(other)).unwrap(), PLAIN);
+
+    // nothing listening: the probe gives up within a second, then the CLI is asked
+    let start = std::time::Instant::now();
+    let none = azure_kv::Settings {
+        imds_host: azure_fake::NO_IMDS.into(),
+        az_command: "/nonexistent/az".into(),
+        ..Default::default()
+    };
+    let e = decrypt(&enc, &backends(none)).unwrap_err().to_string();
+    assert!(e.contains("no managed identity answered"), "{e}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn cli_managed_identity_from_the_environment() {
+    let fake = AzureFake::start();
+    let dir = common::isolated_scratch("azure_kv_cli_mi");
+    std::fs::write(dir.join("plain.yaml"), PLAIN).unwrap();
+    let endpoint = format!("{}{}", fake.url(), azure_fake::IDENTITY_PATH);
+    let host = fake.url();
+    let url = fake.key_url(None);
+    for env in [
+        vec![
+            ("IDENTITY_ENDPOINT", endpoint.as_str()),
+            ("IDENTITY_HEADER", azure_fake::IDENTITY_HEADER),
+            ("AZURE_POD_IDENTITY_AUTHORITY_HOST", azure_fake::NO_IMDS),
+        ],
+        vec![("AZURE_POD_IDENTITY_AUTHORITY_HOST", host.as_str())],
+    ] {
+        let o = common::run(
+            &common::bin(),
+            &["encrypt", "--azure-kv", &url, "plain.yaml"],
+            &dir,
+            &env,
+            None,
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::write(dir.join("enc.yaml"), &o.stdout).unwrap();
+        let o = common::run(&common::bin(), &["decrypt", "enc.yaml"], &dir, &env, None);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(String::from_utf8(o.stdout).unwrap(), PLAIN);
+    }
+    assert_eq!(fake.rejections(), Vec::<String>::new());
 }

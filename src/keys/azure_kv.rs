@@ -68,7 +68,8 @@ impl Key {
 
 /// Credentials, from the usual Azure environment variables, in `DefaultAzureCredential`'s
 /// order: a service principal's client secret (`AZURE_CLIENT_SECRET`), workload identity
-/// (`AZURE_FEDERATED_TOKEN_FILE`), else the Azure CLI's login (`az`).
+/// (`AZURE_FEDERATED_TOKEN_FILE`), a managed identity (App Service's `IDENTITY_ENDPOINT`, else
+/// the instance metadata service), else the Azure CLI's login (`az`).
 #[derive(Clone, Default)]
 pub struct Settings {
     pub tenant_id: Option<String>,
@@ -79,6 +80,14 @@ pub struct Settings {
     /// `AZURE_FEDERATED_TOKEN_FILE` (workload identity: AKS, GitHub OIDC): its JWT is the
     /// client assertion, read at each call since the platform rotates it.
     pub federated_token_file: Option<std::path::PathBuf>,
+    /// `IDENTITY_ENDPOINT` and `IDENTITY_HEADER`: the managed identity of App Service,
+    /// Functions and Container Apps.
+    pub identity_endpoint: Option<String>,
+    pub identity_header: Option<Zeroizing<String>>,
+    /// The instance metadata service (VMs, scale sets, AKS nodes), asked for a managed
+    /// identity's token when nothing above is set; empty means `http://169.254.169.254`
+    /// (`AZURE_POD_IDENTITY_AUTHORITY_HOST` overrides it, as in the Python and .NET SDKs).
+    pub imds_host: String,
     /// The Azure CLI to ask for a token when no other credential is set; empty means `az`.
     pub az_command: String,
 }
@@ -94,6 +103,12 @@ impl std::fmt::Debug for Settings {
             )
             .field("authority_host", &self.authority_host)
             .field("federated_token_file", &self.federated_token_file)
+            .field("identity_endpoint", &self.identity_endpoint)
+            .field(
+                "identity_header",
+                &self.identity_header.as_ref().map(|_| "<set>"),
+            )
+            .field("imds_host", &self.imds_host)
             .field("az_command", &self.az_command)
             .finish()
     }
@@ -108,6 +123,10 @@ impl Settings {
             client_secret: get("AZURE_CLIENT_SECRET").map(Zeroizing::new),
             authority_host: get("AZURE_AUTHORITY_HOST"),
             federated_token_file: get("AZURE_FEDERATED_TOKEN_FILE").map(Into::into),
+            identity_endpoint: get("IDENTITY_ENDPOINT"),
+            identity_header: get("IDENTITY_HEADER").map(Zeroizing::new),
+            // the Python and .NET Azure SDKs' override of the metadata service's address
+            imds_host: get("AZURE_POD_IDENTITY_AUTHORITY_HOST").unwrap_or_default(),
             az_command: String::new(),
         }
     }
@@ -347,11 +366,102 @@ mod rest {
             ];
             return client_credentials(s, tenant, client, &cred, resource, timeout);
         }
+        if let Some(endpoint) = &s.identity_endpoint {
+            return app_service_token(s, endpoint, resource, timeout);
+        }
+        // as DefaultAzureCredential: the metadata service when it answers, else the CLI
+        let imds = match imds_token(s, resource, timeout) {
+            Ok(t) => return Ok(t),
+            Err(e) => e,
+        };
         az_cli_token(s, resource, timeout).map_err(|e| {
             format!(
-                "no Azure credentials: neither AZURE_CLIENT_SECRET nor AZURE_FEDERATED_TOKEN_FILE (with AZURE_TENANT_ID and AZURE_CLIENT_ID) is set, and the Azure CLI gave no token: {e}"
+                "no Azure credentials: neither AZURE_CLIENT_SECRET nor AZURE_FEDERATED_TOKEN_FILE (with AZURE_TENANT_ID and AZURE_CLIENT_ID) nor IDENTITY_ENDPOINT is set, no managed identity answered ({imds}), and the Azure CLI gave no token: {e}"
             )
         })
+    }
+
+    /// App Service's managed identity: `GET {IDENTITY_ENDPOINT}?api-version=2019-08-01&
+    /// resource=…` with the `X-IDENTITY-HEADER` secret; a user-assigned identity is chosen by
+    /// `AZURE_CLIENT_ID`.
+    fn app_service_token(
+        s: &Settings,
+        endpoint: &str,
+        resource: &str,
+        timeout: Duration,
+    ) -> Result<Zeroizing<String>, String> {
+        let Some(header) = &s.identity_header else {
+            return Err("IDENTITY_ENDPOINT is set but IDENTITY_HEADER is not".into());
+        };
+        let mut query = vec![("api-version", "2019-08-01"), ("resource", resource)];
+        if let Some(id) = &s.client_id {
+            query.push(("client_id", id.as_str()));
+        }
+        let url = format!("{endpoint}?{}", rest::form(&query));
+        let reply = rest::block_on(timeout, async {
+            let c = rest::client(timeout)?;
+            let req = c.get(&url).header("X-IDENTITY-HEADER", header.as_str());
+            rest::send(req, endpoint, timeout).await
+        })
+        .and_then(|r| r)
+        .map_err(|e| format!("managed identity (IDENTITY_ENDPOINT): {e}"))?;
+        identity_token(&reply, "managed identity (IDENTITY_ENDPOINT)")
+    }
+
+    /// The instance metadata service's managed identity. Like DefaultAzureCredential, give
+    /// it one second to connect: off Azure nothing is there.
+    fn imds_token(
+        s: &Settings,
+        resource: &str,
+        timeout: Duration,
+    ) -> Result<Zeroizing<String>, String> {
+        let host = if s.imds_host.is_empty() {
+            "http://169.254.169.254"
+        } else {
+            s.imds_host.trim_end_matches('/')
+        };
+        let endpoint = format!("{host}/metadata/identity/oauth2/token");
+        let mut query = vec![("api-version", "2018-02-01"), ("resource", resource)];
+        if let Some(id) = &s.client_id {
+            query.push(("client_id", id.as_str()));
+        }
+        let url = format!("{endpoint}?{}", rest::form(&query));
+        let probe = timeout.min(Duration::from_secs(1));
+        let reply = rest::block_on(timeout, async {
+            let c = rest::builder()
+                .connect_timeout(probe)
+                .timeout(timeout)
+                .build()
+                .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+            let req = c.get(&url).header("Metadata", "true");
+            rest::send(req, &endpoint, probe).await
+        })
+        .and_then(|r| r)?;
+        identity_token(&reply, "the instance metadata service")
+    }
+
+    /// `access_token` from a managed-identity endpoint's answer, or its error text.
+    fn identity_token(reply: &Reply, what: &str) -> Result<Zeroizing<String>, String> {
+        let v = reply.json(what)?;
+        if !reply.ok() {
+            // {"error": "invalid_request", "error_description": "Identity not found"}
+            let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            let (code, desc) = match v.get("error") {
+                Some(Value::Object(e)) => (
+                    e.get("code").and_then(Value::as_str).unwrap_or("").into(),
+                    e.get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .into(),
+                ),
+                _ => (text("error"), text("error_description")),
+            };
+            return Err(format!("{what}: HTTP {}: {code}: {desc}", reply.status));
+        }
+        v.get("access_token")
+            .and_then(Value::as_str)
+            .map(|t| Zeroizing::new(t.to_string()))
+            .ok_or_else(|| format!("{what} answered without access_token"))
     }
 
     /// OAuth2 client-credentials grant against `{authority}/{tenant}/oauth2/v2.0/token`,

@@ -23,15 +23,17 @@ pub(crate) struct Tls {
     pub skip_verify: bool,
 }
 
-/// [`client`] with the server verification `tls` asks for.
-pub(crate) fn client_with(timeout: Duration, tls: &Tls) -> Result<reqwest::Client, String> {
+/// A client builder with our user agent, its TLS provider installed.
+pub(crate) fn builder() -> reqwest::ClientBuilder {
     // reqwest is built without a provider of its own (no aws-lc); a second install (another
     // backend, or the GCP client, got there first) is harmless
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut b = reqwest::Client::builder()
-        .connect_timeout(timeout)
-        .timeout(timeout)
-        .user_agent(concat!("sops-rs/", env!("CARGO_PKG_VERSION")));
+    reqwest::Client::builder().user_agent(concat!("sops-rs/", env!("CARGO_PKG_VERSION")))
+}
+
+/// [`client`] with the server verification `tls` asks for.
+pub(crate) fn client_with(timeout: Duration, tls: &Tls) -> Result<reqwest::Client, String> {
+    let mut b = builder().connect_timeout(timeout).timeout(timeout);
     if let Some((pem, from)) = &tls.roots {
         let certs = reqwest::Certificate::from_pem_bundle(pem)
             .map_err(|_| format!("{from}: not a PEM certificate bundle"))?;

@@ -26,6 +26,13 @@ pub const KEY: &str = "sops-key";
 /// The key's versions, oldest first; the last one is "the latest".
 pub const VERSIONS: [&str; 2] = ["0f0e0d0c0b0a", "1a2b3c4d5e6f"];
 pub const API_VERSION: &str = "7.4";
+/// App Service's `IDENTITY_HEADER` secret, which the identity endpoint requires.
+pub const IDENTITY_HEADER: &str = "fake-identity-header-do-not-print";
+/// The path of the App Service identity endpoint on the fake (`IDENTITY_ENDPOINT`).
+pub const IDENTITY_PATH: &str = "/msi/token";
+/// An instance metadata service that is not there (connection refused at once), so tests
+/// that fall through to the Azure CLI never ask the machine's real 169.254.169.254.
+pub const NO_IMDS: &str = "http://127.0.0.1:1";
 
 pub struct AzureFake {
     pub http: HttpFake,
@@ -46,7 +53,7 @@ impl AzureFake {
                     rej.lock()
                         .unwrap()
                         .push(format!("{} {}: {msg}", r.method, r.path));
-                    if r.path.contains("/oauth2/") {
+                    if r.path.contains("/oauth2/") || r.path == IDENTITY_PATH {
                         Response::json(
                             status,
                             &json!({"error": code, "error_description": format!("{msg}\r\nTrace ID: 0")})
@@ -90,8 +97,7 @@ impl AzureFake {
             client_id: Some(CLIENT.into()),
             client_secret: Some(zeroize::Zeroizing::new(SECRET.into())),
             authority_host: Some(self.url()),
-            federated_token_file: None,
-            az_command: String::new(),
+            ..Default::default()
         }
     }
 }
@@ -105,6 +111,9 @@ fn bad(msg: impl Into<String>) -> Reject {
 fn handle(r: &Request, base: &str) -> Result<Response, Reject> {
     if r.path == format!("/{TENANT}/oauth2/v2.0/token") {
         return token(r);
+    }
+    if r.path == IDENTITY_PATH || r.path == "/metadata/identity/oauth2/token" {
+        return managed_identity(r);
     }
     let rest = r
         .path
@@ -245,6 +254,49 @@ fn token(r: &Request) -> Result<Response, Reject> {
     Ok(Response::json(
         200,
         &json!({"token_type": "Bearer", "expires_in": 3599, "access_token": TOKEN}).to_string(),
+    ))
+}
+
+/// A managed identity's token, from App Service's endpoint (`X-IDENTITY-HEADER`, api-version
+/// 2019-08-01) or the instance metadata service (`Metadata: true`, api-version 2018-02-01).
+/// The resource is a query parameter; `client_id`, when given, must be [`CLIENT`] (the
+/// user-assigned identity), else the answer is IMDS's "Identity not found".
+fn managed_identity(r: &Request) -> Result<Response, Reject> {
+    if r.method != "GET" {
+        return Err(bad("managed identity token requests are GETs"));
+    }
+    let q = r.query_form();
+    let app_service = r.path == IDENTITY_PATH;
+    let (version, ok) = if app_service {
+        (
+            "2019-08-01",
+            r.header("x-identity-header") == Some(IDENTITY_HEADER),
+        )
+    } else {
+        ("2018-02-01", r.header("metadata") == Some("true"))
+    };
+    if !ok {
+        return Err((
+            401,
+            "unauthorized",
+            "missing or wrong identity header".into(),
+        ));
+    }
+    if q.get("api-version").map(String::as_str) != Some(version)
+        || q.get("resource").map(String::as_str) != Some("https://vault.azure.net")
+    {
+        return Err(bad(format!(
+            "api-version={version} and resource=https://vault.azure.net expected, got {:?}",
+            r.query
+        )));
+    }
+    if q.get("client_id").is_some_and(|c| c != CLIENT) {
+        return Err((400, "invalid_request", "Identity not found".into()));
+    }
+    Ok(Response::json(
+        200,
+        &json!({"access_token": TOKEN, "expires_on": "1795699999", "resource": "https://vault.azure.net", "token_type": "Bearer"})
+            .to_string(),
     ))
 }
 

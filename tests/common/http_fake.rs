@@ -49,6 +49,15 @@ impl Request {
             .collect()
     }
 
+    /// The query's `name=value` pairs, decoded.
+    pub fn query_form(&self) -> BTreeMap<String, String> {
+        self.query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (url_decode(k), url_decode(v)))
+            .collect()
+    }
+
     pub fn body_str(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
