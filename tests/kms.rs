@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use common::moto::{FAKE_CREDS, Moto, silent_server};
+use common::moto::{FAKE_CREDS, Moto, silent_server, switchable_proxy};
 use common::*;
 use sops_rs::keys::{Backends, KeySources, KeySpec, kms};
 use sops_rs::{DecryptOptions, EncryptOptions, Format};
@@ -608,4 +608,65 @@ fn cli_keyservice_timeout_bounds_a_hung_endpoint() {
     assert!(err.contains("timed out after 2s"), "{err}");
     assert!(err.contains(&arn), "{err}");
     assert_no_secrets(&err, &enc);
+}
+
+#[test]
+fn kms_down_while_the_editor_is_open_loses_nothing() {
+    process_env();
+    let moto = Moto::start();
+    let arn = moto.create_key("us-east-1");
+    let dir = isolated_scratch("kms-edit-outage");
+    let down = dir.join("kms-down");
+    let (port, refused) = switchable_proxy(moto.port, down.clone());
+    let proxy = format!("http://127.0.0.1:{port}");
+    let enc = encrypt(
+        vec![vec![KeySpec::Kms(kms_key(&arn))]],
+        None,
+        &backends(&proxy, Duration::from_secs(30)),
+    );
+    let f = write(&dir, "s.yaml", &enc);
+
+    // the editor: KMS goes down, then the user changes a value and saves
+    let ed = dir.join("ed.sh");
+    std::fs::write(
+        &ed,
+        format!(
+            "#!/bin/sh\ntouch '{}'\nsed -i 's/canary-kms-7f3a/canary-kms-edited/' \"$1\"\n",
+            down.display()
+        ),
+    )
+    .unwrap();
+    let mut perm = std::fs::metadata(&ed).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&ed, perm).unwrap();
+    let run_dir = dir.join("run");
+    std::fs::create_dir(&run_dir).unwrap();
+    let mut env: Vec<(String, String)> = moto
+        .env()
+        .into_iter()
+        .filter(|(k, _)| k != "AWS_ENDPOINT_URL")
+        .collect();
+    env.push(("AWS_ENDPOINT_URL".into(), proxy.clone()));
+    env.push(("EDITOR".into(), ed.display().to_string()));
+    env.push(("XDG_RUNTIME_DIR".into(), run_dir.display().to_string()));
+    let out = run(&bin(), &["edit", &f], &dir, &envs_of(&env), None);
+    assert!(out.status.success(), "edit: {}", stderr(&out));
+    assert!(down.exists(), "the editor did not run");
+    // saving re-encrypts with the data key already unwrapped: no KMS call was needed
+    assert_eq!(refused.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let left: Vec<_> = std::fs::read_dir(&run_dir).unwrap().collect();
+    assert!(left.is_empty(), "temp left behind: {left:?}");
+
+    // KMS back: the saved file holds the edit, and only that value's line and the MAC moved
+    std::fs::remove_file(&down).unwrap();
+    let saved = std::fs::read_to_string(dir.join("s.yaml")).unwrap();
+    let plain = decrypt(&saved, &backends(&moto.url, Duration::from_secs(30))).unwrap();
+    assert_eq!(plain, PLAIN.replace("canary-kms-7f3a", "canary-kms-edited"));
+    let changed: Vec<_> = enc
+        .lines()
+        .zip(saved.lines())
+        .filter(|(a, b)| a != b)
+        .map(|(_, b)| b.trim_start().split(':').next().unwrap().to_string())
+        .collect();
+    assert_eq!(changed, ["password", "lastmodified", "mac"], "{saved}");
 }

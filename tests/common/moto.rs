@@ -156,3 +156,38 @@ pub fn silent_server() -> u16 {
     });
     port
 }
+
+/// A TCP proxy on 127.0.0.1 to `target`'s port that goes "down" while the file `down`
+/// exists: it then closes each new connection at once and counts it. Runs until the test
+/// process ends. Returns the proxy's port and the count of refused connections.
+pub fn switchable_proxy(
+    target: u16,
+    down: PathBuf,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let refused = Arc::new(AtomicUsize::new(0));
+    let r = refused.clone();
+    std::thread::spawn(move || {
+        for client in l.incoming().flatten() {
+            if down.exists() {
+                r.fetch_add(1, Ordering::SeqCst);
+                continue; // dropped: the connection closes
+            }
+            let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                continue;
+            };
+            let pipe = |mut from: TcpStream, mut to: TcpStream| {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                });
+            };
+            pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+            pipe(server, client);
+        }
+    });
+    (port, refused)
+}
