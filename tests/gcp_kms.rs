@@ -290,3 +290,43 @@ fn cli_decrypts_with_the_environment_settings() {
     assert_eq!(out.status.code(), Some(128), "{stderr}");
     assert!(stderr.contains(&format!("gcp_kms {KEY}")), "{stderr}");
 }
+
+#[test]
+fn cli_encrypt_with_the_gcp_kms_flag_and_env() {
+    let fake = GcpFake::start(&[KEY], Some(TOKEN));
+    let dir = isolated_scratch("gcp-cli-encrypt");
+    std::fs::write(dir.join("plain.yaml"), PLAIN).unwrap();
+    let ep = fake.endpoint();
+    let base = [
+        ("SOPS_GCP_KMS_ENDPOINT", ep.as_str()),
+        ("GOOGLE_OAUTH_ACCESS_TOKEN", TOKEN),
+    ];
+    let with_ids = [base[0], base[1], ("SOPS_GCP_KMS_IDS", KEY)];
+    for (args, env) in [
+        (vec!["encrypt", "--gcp-kms", KEY, "plain.yaml"], &base[..]),
+        (vec!["encrypt", "plain.yaml"], &with_ids[..]),
+    ] {
+        let out = run(&bin(), &args, &dir, env, None);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let enc = String::from_utf8(out.stdout).unwrap();
+        assert!(enc.contains(&format!("resource_id: {KEY}")), "{enc}");
+        std::fs::write(dir.join("s.yaml"), &enc).unwrap();
+        let out = run(&bin(), &["decrypt", "s.yaml"], &dir, &base, None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, PLAIN.as_bytes());
+    }
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.target.contains(":encrypt")),
+        "no encrypt call reached the fake"
+    );
+}

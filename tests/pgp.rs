@@ -348,3 +348,52 @@ fn sops_rs_encrypts_sops_decrypts() {
     assert!(got.contains("password: hunter2"), "{got}");
     assert!(got.contains("port: 5432"), "{got}");
 }
+
+#[test]
+fn cli_encrypt_with_pgp_flag_and_env_for_the_real_sops() {
+    let home = GpgHome::new();
+    let fp = home.gen_key("cli <c@example.com>");
+    let dir = isolated_scratch("pgp-cli-encrypt");
+    std::fs::write(dir.join("plain.yaml"), PLAIN).unwrap();
+    let gh = home.path_str();
+    for (args, env) in [
+        (
+            vec!["encrypt", "--pgp", fp.as_str(), "plain.yaml"],
+            vec![("GNUPGHOME", gh.as_str())],
+        ),
+        (
+            vec!["encrypt", "plain.yaml"],
+            vec![("GNUPGHOME", gh.as_str()), ("SOPS_PGP_FP", fp.as_str())],
+        ),
+    ] {
+        let out = run(&bin(), &args, &dir, &env, None);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let enc = String::from_utf8(out.stdout).unwrap();
+        assert!(enc.contains(&format!("fp: {fp}")), "{enc}");
+        std::fs::write(dir.join("s.yaml"), &enc).unwrap();
+        // ours gives back the bytes; the real sops decrypts the same file
+        let ours = run(&bin(), &["decrypt", "s.yaml"], &dir, &env, None);
+        assert_eq!(String::from_utf8(ours.stdout).unwrap(), PLAIN);
+        let theirs = run(
+            &sops(),
+            &["--disable-version-check", "decrypt", "s.yaml"],
+            &dir,
+            &env,
+            None,
+        );
+        assert!(
+            theirs.status.success(),
+            "sops: {}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        assert!(
+            String::from_utf8(theirs.stdout)
+                .unwrap()
+                .contains("password: hunter2")
+        );
+    }
+}
