@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// A client whose connect and whole-request times are bounded by `timeout`, so a dead
 /// endpoint fails instead of hanging. Servers are verified against the system's roots.
-// only azure_kv talks to servers that the system's roots always verify
+// hc_vault calls client_with instead (its VAULT_CACERT settings)
 #[cfg_attr(not(feature = "azure_kv"), allow(dead_code))]
 pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, String> {
     client_with(timeout, &Tls::default())
