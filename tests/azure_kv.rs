@@ -197,11 +197,7 @@ fn secret_without_tenant_is_a_config_error() {
 
 /// A stand-in `az` that prints a token (or fails), as `az account get-access-token` does.
 fn fake_az(dir: &std::path::Path, script: &str) -> String {
-    use std::os::unix::fs::PermissionsExt as _;
-    let p = dir.join("az");
-    std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p.display().to_string()
+    common::write_script(&dir.join("az"), script)
 }
 
 #[test]

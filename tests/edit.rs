@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{KEY1_PUB, bin, isolated_scratch, key1_file, run};
+use common::{KEY1_PUB, bin, isolated_scratch, key1_file, run, write_script};
 
 const PLAIN: &str = "# team database\ndb:\n    user: admin\n    password: canary-edit-1\nport: 5432\nlist:\n    - one\n    - two\n";
 
@@ -26,12 +26,7 @@ impl Env {
 
     /// An editor script (`$1` is the file) written into the scratch directory.
     fn editor(&self, name: &str, body: &str) -> String {
-        let p = self.dir.join(name);
-        std::fs::write(&p, format!("#!/bin/sh\nset -e\n{body}\n")).unwrap();
-        let mut perm = std::fs::metadata(&p).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
-        std::fs::set_permissions(&p, perm).unwrap();
-        p.display().to_string()
+        write_script(&self.dir.join(name), &format!("set -e\n{body}"))
     }
 
     fn encrypted(&self, name: &str, plain: &str) -> PathBuf {

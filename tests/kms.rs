@@ -543,20 +543,15 @@ fn a_new_file_with_kms_down_fails_before_the_editor_opens() {
     let run_dir = dir.join("run");
     std::fs::create_dir(&run_dir).unwrap();
     let marker = dir.join("editor-opened");
-    let ed = dir.join("ed.sh");
-    std::fs::write(
-        &ed,
-        format!(
-            "#!/bin/sh\ntouch '{}'\nprintf 'token: canary-kms-typed\\n' > \"$1\"\n",
+    let ed = write_script(
+        &dir.join("ed.sh"),
+        &format!(
+            "touch '{}'\nprintf 'token: canary-kms-typed\\n' > \"$1\"",
             marker.display()
         ),
-    )
-    .unwrap();
-    let mut perm = std::fs::metadata(&ed).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
-    std::fs::set_permissions(&ed, perm).unwrap();
+    );
     let mut env = env;
-    env.push(("EDITOR".into(), ed.display().to_string()));
+    env.push(("EDITOR".into(), ed));
     env.push(("XDG_RUNTIME_DIR".into(), run_dir.display().to_string()));
     let out = run(
         &bin(),
@@ -627,18 +622,13 @@ fn kms_down_while_the_editor_is_open_loses_nothing() {
     let f = write(&dir, "s.yaml", &enc);
 
     // the editor: KMS goes down, then the user changes a value and saves
-    let ed = dir.join("ed.sh");
-    std::fs::write(
-        &ed,
-        format!(
-            "#!/bin/sh\ntouch '{}'\nsed -i 's/canary-kms-7f3a/canary-kms-edited/' \"$1\"\n",
+    let ed = write_script(
+        &dir.join("ed.sh"),
+        &format!(
+            "touch '{}'\nsed -i 's/canary-kms-7f3a/canary-kms-edited/' \"$1\"",
             down.display()
         ),
-    )
-    .unwrap();
-    let mut perm = std::fs::metadata(&ed).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
-    std::fs::set_permissions(&ed, perm).unwrap();
+    );
     let run_dir = dir.join("run");
     std::fs::create_dir(&run_dir).unwrap();
     let mut env: Vec<(String, String)> = moto
@@ -647,7 +637,7 @@ fn kms_down_while_the_editor_is_open_loses_nothing() {
         .filter(|(k, _)| k != "AWS_ENDPOINT_URL")
         .collect();
     env.push(("AWS_ENDPOINT_URL".into(), proxy.clone()));
-    env.push(("EDITOR".into(), ed.display().to_string()));
+    env.push(("EDITOR".into(), ed));
     env.push(("XDG_RUNTIME_DIR".into(), run_dir.display().to_string()));
     let out = run(&bin(), &["edit", &f], &dir, &envs_of(&env), None);
     assert!(out.status.success(), "edit: {}", stderr(&out));

@@ -94,6 +94,14 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A `#!/bin/sh` script running `body`, written at `path` and made executable; its path.
+pub fn write_script(path: &Path, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
 /// Run the real sops (version check off).
 pub fn run_sops(args: &[&str], cwd: &Path, envs: &[(&str, &str)]) -> Output {
     let mut a = vec!["--disable-version-check"];
