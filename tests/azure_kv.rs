@@ -511,18 +511,18 @@ fn cli_managed_identity_from_the_environment() {
         ],
         vec![("AZURE_POD_IDENTITY_AUTHORITY_HOST", host.as_str())],
     ] {
-        let o = common::run(
-            &common::bin(),
+        let rs = common::bin();
+        let enc = common::stdout_ok(
+            &rs,
             &["encrypt", "--azure-kv", &url, "plain.yaml"],
             &dir,
             &env,
-            None,
         );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        std::fs::write(dir.join("enc.yaml"), &o.stdout).unwrap();
-        let o = common::run(&common::bin(), &["decrypt", "enc.yaml"], &dir, &env, None);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        assert_eq!(String::from_utf8(o.stdout).unwrap(), PLAIN);
+        std::fs::write(dir.join("enc.yaml"), enc).unwrap();
+        assert_eq!(
+            common::stdout_ok(&rs, &["decrypt", "enc.yaml"], &dir, &env),
+            PLAIN
+        );
     }
     assert_eq!(fake.rejections(), Vec::<String>::new());
 }

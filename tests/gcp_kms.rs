@@ -306,22 +306,13 @@ fn cli_encrypt_with_the_gcp_kms_flag_and_env() {
         (vec!["encrypt", "--gcp-kms", KEY, "plain.yaml"], &base[..]),
         (vec!["encrypt", "plain.yaml"], &with_ids[..]),
     ] {
-        let out = run(&bin(), &args, &dir, env, None);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let enc = String::from_utf8(out.stdout).unwrap();
+        let enc = stdout_ok(&bin(), &args, &dir, env);
         assert!(enc.contains(&format!("resource_id: {KEY}")), "{enc}");
         std::fs::write(dir.join("s.yaml"), &enc).unwrap();
-        let out = run(&bin(), &["decrypt", "s.yaml"], &dir, &base, None);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        assert_eq!(
+            stdout_ok(&bin(), &["decrypt", "s.yaml"], &dir, &base),
+            PLAIN
         );
-        assert_eq!(out.stdout, PLAIN.as_bytes());
     }
     assert!(
         fake.requests()

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::openbao::{self, OpenBao};
-use common::{SERVICE_PLAIN as PLAIN, decrypt_with as decrypt};
+use common::{SERVICE_PLAIN as PLAIN, decrypt_with as decrypt, stdout_ok};
 use sops_rs::keys::hc_vault;
 use sops_rs::keys::{Backends, KeySpec};
 use zeroize::Zeroizing;
@@ -413,50 +413,20 @@ fn https_interop_with_the_real_sops_through_vault_cacert() {
         ("VAULT_TOKEN", openbao::ROOT_TOKEN),
         ("VAULT_CACERT", ca.as_str()),
     ];
+    let (rs, go) = (common::bin(), common::sops());
     std::fs::write(dir.join("plain.yaml"), PLAIN).unwrap();
-    let ours = common::run(
-        &common::bin(),
-        &["encrypt", "--hc-vault-transit", &uri, "plain.yaml"],
-        &dir,
-        &env,
-        None,
+    let encrypt_args = ["encrypt", "--hc-vault-transit", &uri, "plain.yaml"];
+    let ours = stdout_ok(&rs, &encrypt_args, &dir, &env);
+    std::fs::write(dir.join("ours.yaml"), ours).unwrap();
+    assert_eq!(stdout_ok(&go, &["decrypt", "ours.yaml"], &dir, &env), PLAIN);
+    let theirs = stdout_ok(&go, &encrypt_args, &dir, &env);
+    std::fs::write(dir.join("theirs.yaml"), theirs).unwrap();
+    assert_eq!(
+        stdout_ok(&rs, &["decrypt", "theirs.yaml"], &dir, &env),
+        PLAIN
     );
-    assert!(
-        ours.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ours.stderr)
-    );
-    std::fs::write(dir.join("ours.yaml"), &ours.stdout).unwrap();
-    let o = common::run_sops(&["decrypt", "ours.yaml"], &dir, &env);
-    assert!(
-        o.status.success(),
-        "sops decrypt: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_eq!(String::from_utf8(o.stdout).unwrap(), PLAIN);
 
-    let o = common::run_sops(
-        &["encrypt", "--hc-vault-transit", &uri, "plain.yaml"],
-        &dir,
-        &env,
-    );
-    assert!(
-        o.status.success(),
-        "sops encrypt: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    std::fs::write(dir.join("theirs.yaml"), &o.stdout).unwrap();
-    let o = common::run(
-        &common::bin(),
-        &["decrypt", "theirs.yaml"],
-        &dir,
-        &env,
-        None,
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(String::from_utf8(o.stdout).unwrap(), PLAIN);
-
-    // without the CA both tools refuse the server
+    // without the CA the server is refused
     let o = common::run(
         &common::bin(),
         &["decrypt", "theirs.yaml"],

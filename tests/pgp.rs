@@ -366,34 +366,12 @@ fn cli_encrypt_with_pgp_flag_and_env_for_the_real_sops() {
             vec![("GNUPGHOME", gh.as_str()), ("SOPS_PGP_FP", fp.as_str())],
         ),
     ] {
-        let out = run(&bin(), &args, &dir, &env, None);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let enc = String::from_utf8(out.stdout).unwrap();
+        let enc = stdout_ok(&bin(), &args, &dir, &env);
         assert!(enc.contains(&format!("fp: {fp}")), "{enc}");
         std::fs::write(dir.join("s.yaml"), &enc).unwrap();
         // ours gives back the bytes; the real sops decrypts the same file
-        let ours = run(&bin(), &["decrypt", "s.yaml"], &dir, &env, None);
-        assert_eq!(String::from_utf8(ours.stdout).unwrap(), PLAIN);
-        let theirs = run(
-            &sops(),
-            &["--disable-version-check", "decrypt", "s.yaml"],
-            &dir,
-            &env,
-            None,
-        );
-        assert!(
-            theirs.status.success(),
-            "sops: {}",
-            String::from_utf8_lossy(&theirs.stderr)
-        );
-        assert!(
-            String::from_utf8(theirs.stdout)
-                .unwrap()
-                .contains("password: hunter2")
-        );
+        assert_eq!(stdout_ok(&bin(), &["decrypt", "s.yaml"], &dir, &env), PLAIN);
+        let theirs = stdout_ok(&sops(), &["decrypt", "s.yaml"], &dir, &env);
+        assert!(theirs.contains("password: hunter2"), "{theirs}");
     }
 }

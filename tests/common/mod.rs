@@ -221,6 +221,27 @@ pub fn run_ok(prog: &Path, args: &[&str], dir: &Path) -> Result<Output, String> 
     }
 }
 
+/// Run `prog args` in `dir` with only `envs` (see [`run`]); its stdout, which must come with
+/// exit 0 (else the test fails showing stderr).
+#[track_caller]
+pub fn stdout_ok(prog: &Path, args: &[&str], dir: &Path, envs: &[(&str, &str)]) -> String {
+    let mut a: Vec<&str> = Vec::new();
+    if prog == sops() {
+        a.push("--disable-version-check");
+    }
+    a.extend_from_slice(args);
+    let out = run(prog, &a, dir, envs, None);
+    assert!(
+        out.status.success(),
+        "`{} {}` exited {:?}: {}",
+        prog.file_name().unwrap().to_string_lossy(),
+        args.join(" "),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).trim_end()
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Like [`run_ok`] for the real sops (version check off).
 pub fn run_sops_ok(args: &[&str], dir: &Path) -> Result<Output, String> {
     let mut a = vec!["--disable-version-check"];
